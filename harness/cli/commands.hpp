@@ -1,0 +1,19 @@
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace orgquake::cli {
+
+/// What a parsed command line does; returns the process exit code.
+using Action = std::function<int()>;
+
+/// Each add_*_command registers a subcommand whose parse sets `action`.
+void add_run_command(CLI::App& app, Action& action);
+void add_services_command(CLI::App& app, Action& action);
+
+/// Seconds with two decimals, or milliseconds below one second: "0.42 s", "31 ms".
+std::string human_duration(std::chrono::microseconds duration);
+
+}  // namespace orgquake::cli

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "harness/services/embedded_postgres.hpp"
+#include "harness/services/embedded_redis.hpp"
+#include "harness/services/postgres_url.hpp"
+#include "harness/services/redis_url.hpp"
+#include "harness/services/run_directory.hpp"
+
+namespace orgquake::services {
+
+struct ServicesOptions {
+  /// An external PostgreSQL (a container, a staging copy); else
+  /// $ORGQUAKE_PG_URL; else the harness starts its own.
+  std::optional<std::string> pg_url;
+  /// An external Redis; else $ORGQUAKE_REDIS_URL; else the harness starts its own.
+  std::optional<std::string> redis_url;
+  /// Ports for embedded servers; none: free ports of the kernel's choice.
+  std::optional<std::uint16_t> pg_port;
+  std::optional<std::uint16_t> redis_port;
+};
+
+/// The PostgreSQL and Redis a run uses, embedded or external, behind the
+/// safety interlock. Stopping (or destroying) it stops what it started and
+/// removes the run directory.
+class Services {
+ public:
+  /// Validates every URL before starting anything, so bad input leaves
+  /// nothing running. Throws UsageError or EnvironmentError.
+  static std::unique_ptr<Services> start(const ServicesOptions& options);
+  ~Services();
+
+  /// A database orgquake may write to and create trial databases from.
+  const PgUrl& admin_url() const { return admin_url_; }
+  const RedisUrl& redis_url() const { return redis_url_; }
+
+  /// The database holding the applied schema to clone templates from, when
+  /// the server is embedded (external servers get the schema applied afresh).
+  std::optional<std::string> schema_base_database() const;
+
+  EmbeddedPostgres* embedded_postgres() const { return postgres_.get(); }
+  EmbeddedRedis* embedded_redis() const { return redis_.get(); }
+  const RunDirectory& run_directory() const { return *run_; }
+
+  /// Wall time from start() being called to both servers answering.
+  std::chrono::microseconds startup_time() const { return startup_time_; }
+
+  /// A database name unique to this harness process: <prefix>_<pid>_<start>_<n>.
+  std::string unique_database_name(const std::string& prefix);
+
+  void stop();
+
+ private:
+  Services() = default;
+  std::optional<RunDirectory> run_;  // declared first: removed last
+  std::unique_ptr<EmbeddedPostgres> postgres_;
+  std::unique_ptr<EmbeddedRedis> redis_;
+  PgUrl admin_url_;
+  RedisUrl redis_url_;
+  std::chrono::microseconds startup_time_{0};
+  int database_counter_ = 0;
+};
+
+}  // namespace orgquake::services
