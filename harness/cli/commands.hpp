@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +15,10 @@ using Action = std::function<int()>;
 /// Each add_*_command registers a subcommand whose parse sets `action`.
 void add_run_command(CLI::App& app, Action& action);
 void add_services_command(CLI::App& app, Action& action);
+
+/// A seed as given on the command line; throws UsageError unless it is a
+/// whole number that fits 64 bits.
+std::uint64_t parse_seed(const std::string& text);
 
 /// Seconds with two decimals, or milliseconds below one second: "0.42 s", "31 ms".
 std::string human_duration(std::chrono::microseconds duration);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <random>
 
@@ -6,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "harness/cli/commands.hpp"
+#include "harness/core/error.hpp"
 #include "harness/core/interrupt.hpp"
 #include "harness/db/trial_database.hpp"
 #include "harness/services/interlock.hpp"
@@ -18,7 +20,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct RunOptions {
-  std::optional<std::uint64_t> seed;
+  std::optional<std::string> seed;  ///< digits; parsed by parse_seed()
   int trials = 3;
   int users = 1000;
   services::ServicesOptions services;
@@ -61,10 +63,12 @@ void verify_clone(const db::TrialDatabase& trial, std::size_t users) {
 }
 
 int run(const RunOptions& options) {
-  const std::uint64_t seed =
-      options.seed.value_or(std::random_device{}() * 0x100000000ULL + std::random_device{}());
-  fmt::print("orgquake run: seed {}, {} users, {} trials\n", seed, options.users, options.trials);
+  const std::uint64_t seed = options.seed
+                                 ? parse_seed(*options.seed)
+                                 : std::random_device{}() * 0x100000000ULL + std::random_device{}();
+  // Services first: they validate every URL, and bad input must print nothing but its error.
   auto services = services::Services::start(options.services);
+  fmt::print("orgquake run: seed {}, {} users, {} trials\n", seed, options.users, options.trials);
   if (auto* pg = services->embedded_postgres()) {
     const auto& t = pg->timings();
     fmt::print("services   postgres embedded at {} ({}; copy {}, start {})\n",
@@ -122,6 +126,18 @@ void add_run_command(CLI::App& app, Action& action) {
   run_cmd->add_option("--redis-url", options->services.redis_url,
                       "Use this Redis instead of starting one (or ORGQUAKE_REDIS_URL)");
   run_cmd->callback([options, &action] { action = [options] { return run(*options); }; });
+}
+
+std::uint64_t parse_seed(const std::string& text) {
+  // Parsed here rather than by CLI11, which wraps "-3" around to 2^64 - 3 and
+  // saturates numbers that are too large.
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    throw UsageError(
+        fmt::format("--seed: '{}' is not a whole number from 0 to 18446744073709551615", text));
+  }
+  return value;
 }
 
 std::string human_duration(std::chrono::microseconds duration) {

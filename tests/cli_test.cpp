@@ -1,0 +1,100 @@
+#define BOOST_TEST_MODULE orgquake command line
+#include <filesystem>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/process_runner.hpp"
+#include "tests/support/shared_services.hpp"
+
+using namespace orgquake;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Each command gets a runtime directory of its own, so that what it leaves
+// behind is seen even while other test programs run beside it.
+struct PrivateRuntime {
+  test::TemporaryDirectory dir;
+  std::vector<std::string> environment() const { return {"ORGQUAKE_RUNTIME_DIR=" + dir.path()}; }
+  std::size_t leftovers() const {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir.path(), ec)) {
+      n += e.path().filename().string().rfind("run-", 0) == 0 ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(bad_input)
+
+// An argument list that prints itself in a failure message.
+struct Args {
+  std::vector<std::string> list;
+  Args(std::initializer_list<std::string> l) : list(l) {}
+  friend std::ostream& operator<<(std::ostream& out, const Args& a) {
+    for (const auto& s : a.list) out << s << ' ';
+    return out;
+  }
+};
+
+BOOST_DATA_TEST_CASE(is_one_line_and_exit_code_2,
+                     boost::unit_test::data::make(std::vector<Args>{
+                         {"frobnicate"},
+                         {"run", "--no-such-flag"},
+                         {"run", "--seed", "banana"},
+                         {"run", "--seed", "-3"},
+                         {"run", "--trials", "0"},
+                         {"run", "--users", "abc"},
+                         {"run", "--pg-url", "mysql://root@localhost/db"},
+                         {"run", "--pg-url", "postgresql://localhost:99999/db"},
+                         {"run", "--redis-url", "redis://:0"},
+                         {"services", "up", "--pg-url", "postgresql://h/db", "--pg-port", "5000"},
+                         {"services", "up", "--pg-port", "70000"},
+                         {"services", "down"},
+                     }),
+                     args) {
+  PrivateRuntime runtime;
+  const auto result = test::run_orgquake(args.list, runtime.environment());
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(result.out.empty());
+  BOOST_TEST(result.err.rfind("orgquake: ", 0) == 0u);
+  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  BOOST_TEST(runtime.leftovers() == 0u);  // nothing was started, or it was cleaned up
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version_exit_0) {
+  BOOST_TEST(test::run_orgquake({"--help"}).exit_code == 0);
+  const auto version = test::run_orgquake({"--version"});
+  BOOST_TEST(version.exit_code == 0);
+  BOOST_TEST(!version.out.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(run_command, *boost::unit_test::precondition(test::services_available()))
+
+BOOST_AUTO_TEST_CASE(brings_services_up_builds_the_world_clones_and_cleans_up) {
+  PrivateRuntime runtime;
+  const auto result = test::run_orgquake({"run", "--seed", "7", "--trials", "2", "--users", "120"},
+                                         runtime.environment());
+  BOOST_TEST_INFO("stderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  BOOST_TEST(result.out.find("seed 7") != std::string::npos);
+  BOOST_TEST(result.out.find("120 users") != std::string::npos);
+  BOOST_TEST(result.out.find("2 isolated clones") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+  // The same seed describes the same world.
+  const auto again = test::run_orgquake({"run", "--seed", "7", "--trials", "1", "--users", "120"});
+  auto digest_of = [](const std::string& out) {
+    auto pos = out.find("digest ");
+    return pos == std::string::npos ? std::string() : out.substr(pos + 7, 16);
+  };
+  BOOST_TEST(!digest_of(result.out).empty());
+  BOOST_TEST(digest_of(result.out) == digest_of(again.out));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

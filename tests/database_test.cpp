@@ -1,0 +1,215 @@
+#define BOOST_TEST_MODULE orgquake database
+#include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
+
+#include "harness/core/error.hpp"
+#include "harness/db/digest.hpp"
+#include "harness/db/trial_database.hpp"
+#include "harness/services/interlock.hpp"
+#include "migrator/schema.hpp"
+#include "tests/support/shared_services.hpp"
+
+using namespace orgquake;
+
+namespace {
+
+// A fresh, empty, marked database on the shared server, dropped afterwards.
+struct EmptyDatabase {
+  std::string name;
+  services::PgUrl url;
+  explicit EmptyDatabase(const std::string& n) : name(n) {
+    auto& s = test::shared_services();
+    url = s.admin_url().with_database(name);
+    pqxx::connection admin(s.admin_url().conninfo());
+    pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    pqxx::nontransaction(admin).exec("CREATE DATABASE " + name + " TEMPLATE template0");
+  }
+  ~EmptyDatabase() {
+    pqxx::connection admin(test::shared_services().admin_url().conninfo());
+    pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+};
+
+template <typename Statement>
+std::string sql_state_of(pqxx::connection& c, Statement statement) {
+  try {
+    pqxx::work tx(c);
+    statement(tx);
+    tx.commit();
+  } catch (const pqxx::sql_error& e) {
+    return e.sqlstate();
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(schema_files_apply,
+                      *boost::unit_test::precondition(test::services_available()))
+
+BOOST_AUTO_TEST_CASE(applies_in_order_and_twice_is_a_no_op) {
+  EmptyDatabase db("schema_twice");
+  pqxx::connection c(db.url.conninfo());
+  const auto first = schema::apply(c);
+  BOOST_TEST(first.size() == schema_files().size());
+  for (std::size_t i = 1; i < first.size(); ++i)
+    BOOST_TEST(first[i - 1].version < first[i].version);
+  const auto digest = db::database_digest(c);
+  const auto second = schema::apply(c);
+  BOOST_TEST(second.empty());
+  BOOST_TEST(db::database_digest(c) == digest);
+  BOOST_TEST(schema::applied_versions(c).size() == schema_files().size());
+  // Roles are seeded with their ranks.
+  auto roles = pqxx::nontransaction(c).exec("SELECT name, rank FROM role ORDER BY rank");
+  BOOST_TEST(roles.size() == 3u);
+  BOOST_TEST(roles[0][0].as<std::string>() == "owner");
+  BOOST_TEST(roles[0][1].as<int>() == 10);
+  BOOST_TEST(roles[2][0].as<std::string>() == "member");
+}
+
+BOOST_AUTO_TEST_CASE(a_changed_applied_file_is_an_error_not_a_skip) {
+  EmptyDatabase db("schema_changed");
+  pqxx::connection c(db.url.conninfo());
+  schema::apply(c);
+  pqxx::nontransaction(c).exec("UPDATE schema_version SET checksum = 'edited' WHERE version = 2");
+  BOOST_CHECK_THROW(schema::apply(c), EnvironmentError);
+}
+
+BOOST_AUTO_TEST_CASE(constraints_make_the_invariants_enforceable) {
+  EmptyDatabase db("schema_constraints");
+  pqxx::connection c(db.url.conninfo());
+  schema::apply(c);
+  pqxx::nontransaction(c).exec(
+      "INSERT INTO user_settings (user_id, username) VALUES ('u1', 'one'), ('u2', 'two');"
+      "INSERT INTO org (id, name, kind, owner_user_id) VALUES "
+      "  ('00000000-0000-4000-8000-000000000001', 'one', 'personal', 'u1');"
+      "INSERT INTO app_user (id, legacy_user_id, current_org_id) VALUES "
+      "  ('00000000-0000-4000-8000-000000000001', 'u1', '00000000-0000-4000-8000-000000000001');"
+      "INSERT INTO org_member (org_id, user_id, role_id) VALUES "
+      "  ('00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000001', 1)");
+  // A second personal org for one owner.
+  BOOST_TEST(sql_state_of(c, [](pqxx::work& tx) {
+               tx.exec(
+                   "INSERT INTO org (id, name, kind, owner_user_id) VALUES "
+                   "('00000000-0000-4000-8000-000000000002', 'one again', 'personal', 'u1')");
+             }) == "23505");
+  // A team org for the same owner is fine.
+  BOOST_TEST(sql_state_of(c, [](pqxx::work& tx) {
+               tx.exec(
+                   "INSERT INTO org (id, name, kind, owner_user_id) VALUES "
+                   "('00000000-0000-4000-8000-000000000003', 'team', 'team', 'u1')");
+             }).empty());
+  // A second membership of the same user in the same org.
+  BOOST_TEST(sql_state_of(c, [](pqxx::work& tx) {
+               tx.exec(
+                   "INSERT INTO org_member (org_id, user_id, role_id) VALUES "
+                   "('00000000-0000-4000-8000-000000000001', "
+                   "'00000000-0000-4000-8000-000000000001', 3)");
+             }) == "23505");
+  // A membership in an org that does not exist.
+  BOOST_TEST(sql_state_of(c, [](pqxx::work& tx) {
+               tx.exec(
+                   "INSERT INTO org_member (org_id, user_id, role_id) VALUES "
+                   "('00000000-0000-4000-8000-0000000000ff', "
+                   "'00000000-0000-4000-8000-000000000001', 1)");
+             }) == "23503");
+  // Two org names alike.
+  BOOST_TEST(sql_state_of(c, [](pqxx::work& tx) {
+               tx.exec(
+                   "INSERT INTO org (id, name, kind, owner_user_id) VALUES "
+                   "('00000000-0000-4000-8000-000000000004', 'one', 'personal', 'u2')");
+             }) == "23505");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(trial_clones, *boost::unit_test::precondition(test::services_available()))
+
+BOOST_AUTO_TEST_CASE(a_clone_is_isolated_from_the_template_and_other_clones) {
+  auto& services = test::shared_services();
+  const auto world = world::generate({11, 200});
+  auto tpl = db::TemplateDatabase::create(services, world);
+  auto a = tpl.clone();
+  auto b = tpl.clone();
+  BOOST_TEST(a.name() != b.name());
+  pqxx::connection ca(a.url().conninfo()), cb(b.url().conninfo());
+  const auto digest = db::database_digest(ca);
+  BOOST_TEST(db::database_digest(cb) == digest);
+  BOOST_TEST(services::has_marker(ca));  // clones pass the interlock
+
+  pqxx::nontransaction(ca).exec("UPDATE user_settings SET already_migrated = true");
+  pqxx::nontransaction(ca).exec("DELETE FROM conversation_metadata");
+  BOOST_TEST(db::database_digest(ca) != digest);
+  BOOST_TEST(db::database_digest(cb) == digest);
+  auto c = tpl.clone();  // the template itself is untouched
+  pqxx::connection cc(c.url().conninfo());
+  BOOST_TEST(db::database_digest(cc) == digest);
+}
+
+BOOST_AUTO_TEST_CASE(the_world_loads_faithfully_and_deterministically) {
+  auto& services = test::shared_services();
+  const auto world = world::generate({12, 300});
+  auto tpl1 = db::TemplateDatabase::create(services, world);
+  auto tpl2 = db::TemplateDatabase::create(services, world::generate({12, 300}));
+  auto other = db::TemplateDatabase::create(services, world::generate({13, 300}));
+  auto t1 = tpl1.clone();
+  auto t2 = tpl2.clone();
+  auto t3 = other.clone();
+  pqxx::connection c1(t1.url().conninfo()), c2(t2.url().conninfo()), c3(t3.url().conninfo());
+  BOOST_TEST(db::database_digest(c1) == db::database_digest(c2));
+  BOOST_TEST(db::database_digest(c1) != db::database_digest(c3));
+
+  pqxx::nontransaction tx(c1);
+  BOOST_TEST(tx.exec("SELECT count(*) FROM user_settings")[0][0].as<std::size_t>() == 300u);
+  std::size_t conversations = 0, customers = 0;
+  for (const auto& u : world.users) {
+    conversations += u.conversations.size();
+    customers += u.stripe_customer_id ? 1 : 0;
+  }
+  BOOST_TEST(tx.exec("SELECT count(*) FROM conversation_metadata")[0][0].as<std::size_t>() ==
+             conversations);
+  BOOST_TEST(tx.exec("SELECT count(*) FROM stripe_customers")[0][0].as<std::size_t>() == customers);
+  BOOST_TEST(tx.exec("SELECT count(*) FROM user_settings WHERE already_migrated")[0][0].as<int>() ==
+             0);
+  // Awkward usernames survive quoting byte for byte.
+  for (const auto& u : world.users) {
+    if (!has(u.edge_cases, world::EdgeCase::quoted_unicode_name)) continue;
+    auto r = tx.exec_params("SELECT username, llm_api_key FROM user_settings WHERE user_id = $1",
+                            u.user_id);
+    BOOST_REQUIRE(r.size() == 1u);
+    BOOST_TEST(r[0][0].as<std::string>() == u.username);
+    BOOST_TEST(r[0][1].as<std::string>() == *u.llm_api_key);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropped_databases_are_gone) {
+  auto& services = test::shared_services();
+  std::string trial_name, template_name;
+  {
+    auto tpl = db::TemplateDatabase::create(services, world::generate({14, 20}));
+    template_name = tpl.name();
+    auto trial = tpl.clone();
+    trial_name = trial.name();
+    pqxx::connection open_session(trial.url().conninfo());  // drop must not wait on it
+    trial.drop();
+  }
+  pqxx::connection admin(services.admin_url().conninfo());
+  auto r = pqxx::nontransaction(admin).exec_params(
+      "SELECT count(*) FROM pg_database WHERE datname IN ($1, $2)", trial_name, template_name);
+  BOOST_TEST(r[0][0].as<int>() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_external_path_applies_the_schema_itself) {
+  auto& shared = test::shared_services();
+  services::ServicesOptions options;
+  options.pg_url = shared.admin_url().full();
+  options.redis_url = "redis://127.0.0.1:" + std::to_string(shared.redis_url().port) + "/2";
+  auto external = services::Services::start(options);
+  auto tpl = db::TemplateDatabase::create(*external, world::generate({15, 50}));
+  auto trial = tpl.clone();
+  pqxx::connection c(trial.url().conninfo());
+  BOOST_TEST(schema::applied_versions(c).size() == schema_files().size());
+  BOOST_TEST(services::has_marker(c));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,31 @@
+#include "tests/support/shared_services.hpp"
+
+#include <cstdlib>
+#include <memory>
+
+#include "harness/services/embedded_postgres.hpp"
+#include "harness/services/embedded_redis.hpp"
+
+namespace orgquake::test {
+
+services::Services& shared_services() {
+  static std::unique_ptr<services::Services> instance = services::Services::start({});
+  return *instance;
+}
+
+boost::test_tools::assertion_result services_available::operator()(
+    boost::unit_test::test_unit_id) const {
+  const char* require = std::getenv("ORGQUAKE_REQUIRE_SERVICES");
+  if (require != nullptr && std::string(require) == "1") return true;
+  try {
+    services::find_postgres_binaries();
+    services::find_redis_server();
+    return true;
+  } catch (const std::exception& e) {
+    boost::test_tools::assertion_result result(false);
+    result.message() << "skipped: " << e.what();
+    return result;
+  }
+}
+
+}  // namespace orgquake::test
