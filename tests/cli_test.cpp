@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE orgquake command line
 #include <filesystem>
+#include <sys/mount.h>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -66,6 +67,20 @@ BOOST_DATA_TEST_CASE(is_one_line_and_exit_code_2,
   BOOST_TEST(runtime.leftovers() == 0u);  // nothing was started, or it was cleaned up
 }
 
+BOOST_DATA_TEST_CASE(a_missing_server_binary_is_named,
+                     boost::unit_test::data::make({"ORGQUAKE_PG_BINDIR=/nonexistent",
+                                                   "ORGQUAKE_REDIS_SERVER=/nonexistent/redis"}),
+                     variable) {
+  PrivateRuntime runtime;
+  auto environment = runtime.environment();
+  environment.push_back(variable);
+  const auto result = test::run_orgquake({"run", "--users", "5"}, environment);
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  BOOST_TEST(result.err.find("/nonexistent") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(help_and_version_exit_0) {
   BOOST_TEST(test::run_orgquake({"--help"}).exit_code == 0);
   const auto version = test::run_orgquake({"--version"});
@@ -74,6 +89,45 @@ BOOST_AUTO_TEST_CASE(help_and_version_exit_0) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A 12 MiB tmpfs: too small for a cluster copy. Needs root (mount).
+struct TinyFilesystem {
+  test::TemporaryDirectory dir;
+  bool mounted = false;
+  TinyFilesystem() {
+    mounted = mount("orgquake-test", dir.path().c_str(), "tmpfs", 0, "size=12m,mode=0755") == 0;
+  }
+  ~TinyFilesystem() {
+    if (mounted) umount2(dir.path().c_str(), MNT_DETACH);
+  }
+};
+
+struct can_mount_tmpfs {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    TinyFilesystem probe;
+    boost::test_tools::assertion_result result(probe.mounted);
+    if (!probe.mounted) result.message() << "skipped: mounting a tmpfs needs root";
+    return result;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_full_disk_is_one_line_and_leaves_nothing,
+                     *boost::unit_test::precondition(test::services_available()) *
+                         boost::unit_test::precondition(can_mount_tmpfs())) {
+  TinyFilesystem disk;
+  BOOST_REQUIRE(disk.mounted);
+  const auto result =
+      test::run_orgquake({"run", "--users", "5"}, {"ORGQUAKE_RUNTIME_DIR=" + disk.dir.path()});
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  BOOST_TEST(result.err.find("No space left on device") != std::string::npos);
+  BOOST_TEST(result.err.find("internal error") == std::string::npos);
+  BOOST_TEST(fs::is_empty(disk.dir.path()));
+}
 
 BOOST_AUTO_TEST_SUITE(run_command, *boost::unit_test::precondition(test::services_available()))
 

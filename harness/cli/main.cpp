@@ -1,5 +1,6 @@
 // orgquake: verification and chaos testing for user-to-organization migrations.
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <pqxx/except>
@@ -47,6 +48,13 @@ int main(int argc, char** argv) {
     return fail(e.what());
   } catch (const orgquake::EnvironmentError& e) {
     return fail(e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::string message = e.what();
+    if (message.rfind("filesystem error: ", 0) == 0) message.erase(0, 18);
+    if (e.code() == std::errc::no_space_on_device) {
+      message += "; free some space, or point ORGQUAKE_RUNTIME_DIR / ORGQUAKE_CACHE_DIR elsewhere";
+    }
+    return fail(message);
   } catch (const pqxx::failure& e) {
     return fail(fmt::format("database error: {}", e.what()));
   } catch (const std::exception& e) {
