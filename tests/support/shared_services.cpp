@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
+#include <unistd.h>
 
 #include "harness/services/embedded_postgres.hpp"
 #include "harness/services/embedded_redis.hpp"
@@ -9,6 +11,11 @@
 namespace orgquake::test {
 
 services::Services& shared_services() {
+  // The servers die with the thread that started them (parent-death signal),
+  // so a short-lived test thread must not be the one to start them.
+  if (gettid() != getpid()) {
+    throw std::logic_error("start shared_services() from the main thread, before other threads");
+  }
   static std::unique_ptr<services::Services> instance = services::Services::start({});
   return *instance;
 }
@@ -23,7 +30,7 @@ boost::test_tools::assertion_result services_available::operator()(
     return true;
   } catch (const std::exception& e) {
     boost::test_tools::assertion_result result(false);
-    result.message() << "skipped: " << e.what();
+    result.message() << "skipped, needs " << needs << ": " << e.what();
     return result;
   }
 }
