@@ -1,5 +1,6 @@
 #include "harness/services/run_directory.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <linux/magic.h>
@@ -150,9 +151,11 @@ RunDirectory RunDirectory::create() {
   // 0755: when we run as root the postgres account must traverse it.
   ensure_private_directory(root, 0755);
   remove_stale_runs(root);
-  fs::path path = root / ("run-" + self_owner_tag());
-  std::error_code ec;
-  fs::remove_all(path, ec);  // a leftover of our own pid and start time cannot be live
+  // One process may run several (a test's shared servers and its own): the
+  // sequence number keeps their directories apart, while the owner tag stays
+  // last, where owner_alive() reads it.
+  static std::atomic<int> sequence{0};
+  fs::path path = root / fmt::format("run-{}-{}", ++sequence, self_owner_tag());
   if (mkdir(path.c_str(), 0755) != 0) throw_errno("cannot create run directory " + path.string());
   return RunDirectory(std::move(path));
 }

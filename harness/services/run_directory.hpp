@@ -22,8 +22,8 @@ std::filesystem::path cache_root();
 /// directory owned by us, not a symlink planted in a shared /tmp.
 void ensure_private_directory(const std::filesystem::path& dir, mode_t mode);
 
-/// The directory of one harness run, named run-<pid>-<start time> so that a
-/// later run can tell whether its owner is still alive.
+/// The directory of one harness run, named run-<n>-<pid>-<start time> so that
+/// a later run can tell whether its owner is still alive.
 ///
 /// Every child the run starts is recorded in it. Destroying it (a normal
 /// exit) removes it; after a SIGKILL it stays, and the next create() removes
