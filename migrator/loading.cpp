@@ -83,9 +83,9 @@ std::optional<LoadedUser> load_joined(io::PgConnection& pg, const std::string& i
   return user;
 }
 
-std::optional<LoadedUser> load_selectin(io::PgConnection& pg, const std::string& id, Counter run) {
-  // One query per relationship: user, personal org, memberships, then the
-  // orgs and roles those memberships name, each as one IN list.
+// The first two queries of the lazy strategies: the user, then its personal org.
+std::optional<LoadedUser> load_user_row_and_personal_org(io::PgConnection& pg,
+                                                         const std::string& id, Counter run) {
   const auto users = run(
       pg, fmt::format("SELECT {} FROM app_user u WHERE u.legacy_user_id = $1", kUserColumns), {id});
   if (users.empty()) return std::nullopt;
@@ -95,6 +95,15 @@ std::optional<LoadedUser> load_selectin(io::PgConnection& pg, const std::string&
       fmt::format("SELECT {} FROM org WHERE owner_user_id = $1 AND kind = 'personal'", kOrgColumns),
       {id});
   if (!personal.empty()) user.personal_org = org_from(personal, 0, 0);
+  return user;
+}
+
+std::optional<LoadedUser> load_selectin(io::PgConnection& pg, const std::string& id, Counter run) {
+  // One query per relationship: user, personal org, memberships, then the
+  // orgs and roles those memberships name, each as one IN list.
+  auto loaded = load_user_row_and_personal_org(pg, id, run);
+  if (!loaded) return std::nullopt;
+  LoadedUser& user = *loaded;
   const auto members =
       run(pg, "SELECT org_id, role_id, llm_api_key FROM org_member WHERE user_id = $1", {user.id});
   if (members.empty()) return user;
@@ -133,15 +142,9 @@ std::optional<LoadedUser> load_n_plus_one(io::PgConnection& pg, const std::strin
                                           Counter run) {
   // What lazy loading does: one query for the list, then one per row for
   // each relationship of the row.
-  const auto users = run(
-      pg, fmt::format("SELECT {} FROM app_user u WHERE u.legacy_user_id = $1", kUserColumns), {id});
-  if (users.empty()) return std::nullopt;
-  LoadedUser user = user_from(users, 0, 0);
-  const auto personal = run(
-      pg,
-      fmt::format("SELECT {} FROM org WHERE owner_user_id = $1 AND kind = 'personal'", kOrgColumns),
-      {id});
-  if (!personal.empty()) user.personal_org = org_from(personal, 0, 0);
+  auto loaded = load_user_row_and_personal_org(pg, id, run);
+  if (!loaded) return std::nullopt;
+  LoadedUser& user = *loaded;
   const auto members = run(pg, "SELECT org_id FROM org_member WHERE user_id = $1", {user.id});
   for (int i = 0; i < members.rows(); ++i) {
     const std::string org_id(members.text(i, 0));

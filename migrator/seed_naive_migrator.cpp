@@ -17,6 +17,7 @@
 #include "migrator/failpoints/failpoint.hpp"
 #include "migrator/io/pg_transaction.hpp"
 #include "migrator/migrator.hpp"
+#include "migrator/personal_org_rows.hpp"
 #include "migrator/verification.hpp"
 
 namespace orgquake::migrator {
@@ -109,22 +110,7 @@ class SeedNaiveMigrator final : public Migrator {
     }
 
     io::PgTransaction tx(ctx.pg);
-    ctx.pg.exec(
-        "INSERT INTO org (id, name, kind, owner_user_id, contact_email) VALUES ($1, $2, "
-        "'personal', $3, $4)",
-        {org_id, username, id, email});
-    ORGQUAKE_FAILPOINT(migrate_after_org_insert);
-    ctx.pg.exec(
-        "INSERT INTO app_user (id, legacy_user_id, current_org_id, email) VALUES ($1, $2, $1, $3)",
-        {org_id, id, email});
-    ctx.pg.exec(
-        "INSERT INTO org_member (org_id, user_id, role_id, llm_api_key) "
-        "SELECT $1, $1, id, $2 FROM role WHERE name = 'owner'",
-        {org_id, working_key});
-    ctx.pg.exec(
-        "INSERT INTO conversation_metadata_org (conversation_id, user_id, org_id) "
-        "SELECT conversation_id, $2, $2 FROM conversation_metadata WHERE user_id = $1",
-        {id, org_id});
+    insert_personal_org_rows(ctx.pg, id, username, email, working_key);
     ctx.pg.exec(
         "INSERT INTO stripe_customers (user_id, org_id, stripe_customer_id) VALUES ($1, $2, $3)",
         {id, org_id, customer});
