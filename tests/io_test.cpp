@@ -70,6 +70,8 @@ BOOST_AUTO_TEST_CASE(sixty_four_fibers_on_one_thread_have_queries_in_flight_at_o
     for (int i = 0; i < kFibers; ++i)
       connections.push_back(io::PgConnection::connect(conninfo(), io::after(10s)));
     auto observer = io::PgConnection::connect(conninfo(), io::after(10s));
+    // Held before any client exists, so that every client's query must wait for it.
+    observer.exec("SELECT pg_advisory_lock(4242)");
     std::atomic<bool> release{false};
     std::vector<boost::fibers::fiber> clients;
     for (int i = 0; i < kFibers; ++i) {
@@ -81,7 +83,6 @@ BOOST_AUTO_TEST_CASE(sixty_four_fibers_on_one_thread_have_queries_in_flight_at_o
         connections[i].exec("SELECT pg_advisory_unlock_shared(4242)");
       });
     }
-    observer.exec("SELECT pg_advisory_lock(4242)");
     boost::fibers::fiber watcher([&] {
       const auto deadline = std::chrono::steady_clock::now() + 20s;
       while (std::chrono::steady_clock::now() < deadline) {

@@ -10,9 +10,10 @@ namespace orgquake::world {
 /// Which awkward case a fixture user exercises. A user may carry several.
 enum class EdgeCase : std::uint32_t {
   none = 0,
-  no_stripe_customer = 1u << 0,  ///< never had a Stripe customer: migration creates exactly one, for the org
-  zero_budget = 1u << 1,         ///< max_budget == spend: zero remaining is not "already migrated"
-  two_keys = 1u << 2,            ///< two LiteLLM keys: both must move, neither duplicated
+  no_stripe_customer =
+      1u << 0,  ///< never had a Stripe customer: migration creates exactly one, for the org
+  zero_budget = 1u << 1,  ///< max_budget == spend: zero remaining is not "already migrated"
+  two_keys = 1u << 2,     ///< two LiteLLM keys: both must move, neither duplicated
   expired_key = 1u << 3,  ///< stored key is blocked at LiteLLM: migration generates a new one
   quoted_unicode_name = 1u << 4,  ///< username with quotes and non-ASCII text
   subscription = 1u << 5,         ///< has a Stripe subscription whose metadata must move too

@@ -3,4 +3,6 @@
 // failpoint_typo_does_not_compile, which expects the compiler to name the typo.
 #include "migrator/failpoints/failpoint.hpp"
 
-void migrate_step() { ORGQUAKE_FAILPOINT(migrate_after_org_insrt); }
+void migrate_step() {
+  ORGQUAKE_FAILPOINT(migrate_after_org_insrt);
+}

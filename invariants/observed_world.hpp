@@ -1,0 +1,41 @@
+#pragma once
+
+#include <vector>
+
+#include "fakes/ledger.hpp"
+#include "fakes/litellm_fake.hpp"
+#include "fakes/stripe_fake.hpp"
+#include "harness/world/world.hpp"
+#include "migrator/io/pg_connection.hpp"
+
+namespace orgquake::invariants {
+
+/// What the Stripe fake held and did when the run ended.
+struct StripeSnapshot {
+  std::vector<fakes::StripeCustomer> customers;
+  std::vector<fakes::StripeSubscription> subscriptions;
+  std::vector<fakes::StripeInvoice> invoices;
+  fakes::Ledger ledger;
+};
+
+/// What the LiteLLM fake held and did when the run ended.
+struct LiteLlmSnapshot {
+  std::vector<fakes::LlmUser> users;
+  std::vector<fakes::LlmTeam> teams;
+  std::vector<fakes::LlmVirtualKey> keys;
+  fakes::Ledger ledger;
+};
+
+StripeSnapshot snapshot(fakes::StripeFake& stripe);
+LiteLlmSnapshot snapshot(fakes::LitellmFake& litellm);
+
+/// Everything an invariant judges: the fixture world as it was generated
+/// (the "before"), the trial database, and the fakes' end state and ledgers.
+struct ObservedWorld {
+  const world::World& fixture;
+  io::PgConnection& database;
+  StripeSnapshot stripe;
+  LiteLlmSnapshot litellm;
+};
+
+}  // namespace orgquake::invariants

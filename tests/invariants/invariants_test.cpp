@@ -1,0 +1,162 @@
+#define BOOST_TEST_MODULE orgquake invariants
+#include <functional>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "invariants/invariant.hpp"
+#include "migrator/io/http_client.hpp"
+#include "tests/migrator/migration_fixture.hpp"
+#include "tests/support/shared_services.hpp"
+
+using namespace orgquake;
+using world::EdgeCase;
+
+namespace {
+
+// A world migrated by the reference migrator, but for one user left unmigrated.
+struct MigratedWorld {
+  test::MigrationFixture fixture{12, 404};
+  const world::LegacyUser* unmigrated = nullptr;
+  MigratedWorld() {
+    auto client = fixture.connect();
+    auto ctx = client->context(1);
+    auto migrator = migrator::make_reference_migrator();
+    for (const auto& user : fixture.world().users) {
+      if (unmigrated == nullptr && user.edge_cases == EdgeCase::none) {
+        unmigrated = &user;
+        continue;
+      }
+      migrator->get_user_verified(ctx, user.user_id, {});
+    }
+    if (unmigrated == nullptr) unmigrated = &fixture.world().users.back();
+  }
+  const world::LegacyUser& migrated(EdgeCase flag = EdgeCase::subscription) const {
+    return fixture.user_with(flag);
+  }
+  invariants::Verdict check(std::string_view name) {
+    const auto* invariant = invariants::find_invariant(name);
+    BOOST_REQUIRE_MESSAGE(invariant != nullptr, "no invariant " << name);
+    invariants::ObservedWorld observed{fixture.world(), fixture.pg(),
+                                       invariants::snapshot(fixture.stripe()),
+                                       invariants::snapshot(fixture.litellm())};
+    return invariant->check(observed);
+  }
+  // A request to a fake, as some other service (or a bug) would make it.
+  void post(std::uint16_t port, const std::string& auth, const std::string& path,
+            const std::string& body, const std::string& type) {
+    io::HttpClient http("127.0.0.1", port);
+    const auto r = http.send(
+        {"POST", path, {{"Authorization", "Bearer " + auth}, {"Content-Type", type}}, body});
+    BOOST_REQUIRE_MESSAGE(r.status == 200, path << " answered " << r.status << ": " << r.body);
+  }
+};
+
+struct Plant {
+  std::string invariant;
+  std::string evidence;  ///< a phrase the evidence must contain
+  std::function<void(MigratedWorld&)> plant;
+  friend std::ostream& operator<<(std::ostream& out, const Plant& p) { return out << p.invariant; }
+};
+
+std::vector<Plant> plants() {
+  return {
+      {"one_personal_org_per_user", "owns 2 personal orgs",
+       [](MigratedWorld& w) {
+         w.fixture.pg().exec("DROP INDEX org_one_personal_per_owner");
+         w.fixture.pg().exec(
+             "INSERT INTO org (id, name, kind, owner_user_id) VALUES "
+             "('00000000-0000-4000-8000-0000000000aa', 'second', 'personal', $1)",
+             {w.migrated().user_id});
+       }},
+      {"complete_ownership", "has role member in its personal org",
+       [](MigratedWorld& w) {
+         w.fixture.pg().exec(
+             "UPDATE org_member SET role_id = (SELECT id FROM role WHERE name = 'member') "
+             "WHERE org_id = $1",
+             {w.migrated().user_id});
+       }},
+      {"no_partial_migration", "already has a personal org",
+       [](MigratedWorld& w) {
+         w.fixture.pg().exec(
+             "INSERT INTO org (id, name, kind, owner_user_id) VALUES ($1::uuid, 'half', "
+             "'personal', $1::text)",
+             {w.unmigrated->user_id});
+       }},
+      {"no_double_billing", "stripe_customers rows",
+       [](MigratedWorld& w) {
+         const auto& user = w.migrated();
+         w.fixture.pg().exec(
+             "INSERT INTO stripe_customers (user_id, org_id, stripe_customer_id) VALUES ($1::text, "
+             "$1::uuid, $2)",
+             {user.user_id, *user.stripe_customer_id});
+       }},
+      {"no_double_billing", "an invoice was created",
+       [](MigratedWorld& w) {
+         w.post(w.fixture.stripe().port(), w.fixture.stripe().secret_key(), "/v1/invoices",
+                "customer=" + *w.migrated().stripe_customer_id,
+                "application/x-www-form-urlencoded");
+       }},
+      {"litellm_migrated_once", "was not moved to its team",
+       [](MigratedWorld& w) {
+         w.post(w.fixture.litellm().port(), w.fixture.litellm().master_key(), "/key/update",
+                nlohmann::json{{"key", w.migrated().keys.front().key}, {"team_id", nullptr}}.dump(),
+                "application/json");
+       }},
+      {"litellm_migrated_once", "but the user had",
+       [](MigratedWorld& w) {
+         w.post(w.fixture.litellm().port(), w.fixture.litellm().master_key(), "/team/update",
+                nlohmann::json{{"team_id", w.migrated().user_id}, {"max_budget", nullptr}}.dump(),
+                "application/json");
+       }},
+      {"legacy_read_path", "changed: username",
+       [](MigratedWorld& w) {
+         w.fixture.pg().exec(
+             "UPDATE user_settings SET username = username || '!' WHERE user_id = $1",
+             {w.migrated().user_id});
+       }},
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(invariants_judge,
+                      *boost::unit_test::label("migrator") *
+                          boost::unit_test::precondition(test::services_available()))
+
+BOOST_AUTO_TEST_CASE(every_invariant_holds_after_reference_migrations) {
+  MigratedWorld world;
+  BOOST_TEST(invariants::all_invariants().size() >= 6u);
+  for (const auto& invariant : invariants::all_invariants()) {
+    const auto verdict = world.check(invariant->name());
+    BOOST_TEST((verdict.validity == invariants::Validity::valid), invariant->name()
+                                                                      << ": " << verdict.summary);
+  }
+}
+
+BOOST_DATA_TEST_CASE(a_planted_violation_is_invalid_with_evidence_that_names_it,
+                     boost::unit_test::data::make(plants()), plant) {
+  MigratedWorld world;
+  plant.plant(world);
+  const auto verdict = world.check(plant.invariant);
+  BOOST_TEST((verdict.validity == invariants::Validity::invalid), verdict.summary);
+  bool named = false;
+  for (const auto& e : verdict.evidence) named |= e.what.find(plant.evidence) != std::string::npos;
+  BOOST_TEST(named,
+             "no evidence mentions '" << plant.evidence << "'; summary: " << verdict.summary);
+  BOOST_TEST(verdict.to_json()["verdict"] == "invalid");
+}
+
+BOOST_AUTO_TEST_CASE(merging_verdicts_keeps_the_worst_and_all_evidence) {
+  using invariants::Validity;
+  const invariants::Verdict bad{Validity::invalid, "bad", {{"x", {}}}};
+  const auto merged =
+      invariants::merge({invariants::Verdict::valid("ok"), invariants::Verdict::unknown("?"), bad});
+  BOOST_TEST((merged.validity == Validity::invalid));
+  BOOST_TEST(merged.evidence.size() == 1u);
+  BOOST_TEST(
+      (invariants::merge({invariants::Verdict::valid("a"), invariants::Verdict::unknown("b")})
+           .validity == Validity::unknown));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
