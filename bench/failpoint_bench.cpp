@@ -1,7 +1,6 @@
-// The cost per evaluation of a failpoint call site.
+// The cost per evaluation of a failpoint call site, part of orgquake_bench.
 //
-//   cmake --build <build> --target orgquake_failpoint_bench
-//   <build>/bin/orgquake_failpoint_bench
+//   <build>/bin/orgquake_bench --benchmark_filter=failpoint/
 //
 // failpoint/disarmed is what every step boundary of the migrator costs when no
 // fault is planned (DESIGN.md: a few nanoseconds, target < 5 ns).
@@ -70,5 +69,3 @@ void armed_off(benchmark::State& state) {
 BENCHMARK(armed_off)->Name("failpoint/off");
 
 }  // namespace
-
-BENCHMARK_MAIN();

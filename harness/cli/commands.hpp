@@ -15,6 +15,8 @@ using Action = std::function<int()>;
 /// Each add_*_command registers a subcommand whose parse sets `action`.
 void add_run_command(CLI::App& app, Action& action);
 void add_services_command(CLI::App& app, Action& action);
+void add_fake_command(CLI::App& app, Action& action);
+void add_bench_command(CLI::App& app, Action& action);
 
 /// A seed as given on the command line; throws UsageError unless it is a
 /// whole number that fits 64 bits.

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   orgquake::cli::Action action;
   orgquake::cli::add_run_command(app, action);
   orgquake::cli::add_services_command(app, action);
+  orgquake::cli::add_fake_command(app, action);
+  orgquake::cli::add_bench_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
