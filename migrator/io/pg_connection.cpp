@@ -6,6 +6,8 @@
 
 #include <libpq-fe.h>
 
+#include "harness/core/hash.hpp"
+
 namespace orgquake::io {
 namespace {
 
@@ -98,7 +100,8 @@ PgConnection PgConnection::connect(const std::string& conninfo, Deadline deadlin
   return connection;
 }
 
-PgConnection::PgConnection(PgConnection&& other) noexcept : conn_(other.conn_) {
+PgConnection::PgConnection(PgConnection&& other) noexcept
+    : conn_(other.conn_), prepared_(std::move(other.prepared_)) {
   other.conn_ = nullptr;
 }
 
@@ -106,6 +109,7 @@ PgConnection& PgConnection::operator=(PgConnection&& other) noexcept {
   if (this != &other) {
     close();
     conn_ = std::exchange(other.conn_, nullptr);
+    prepared_ = std::move(other.prepared_);
   }
   return *this;
 }
@@ -119,6 +123,7 @@ void PgConnection::close() {
   if (const int fd = PQsocket(conn_); fd >= 0) forget(fd);
   PQfinish(conn_);
   conn_ = nullptr;
+  prepared_.clear();  // prepared statements live and die with the session
 }
 
 int PgConnection::backend_pid() const {
@@ -185,6 +190,29 @@ PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& pa
   const std::string statement(sql);
   if (PQsendQueryParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
                         values.data(), nullptr, nullptr, 0) == 0) {
+    fail("cannot send a query to PostgreSQL");
+  }
+  return finish(sql, deadline);
+}
+
+PgResult PgConnection::exec_prepared(std::string_view sql, const std::vector<PgParam>& params,
+                                     Deadline deadline) {
+  if (conn_ == nullptr) throw PgConnectionError("the PostgreSQL connection is closed");
+  const std::string name = "orgquake_" + StableHash{}.add(sql).hex();
+  if (prepared_.count(name) == 0) {
+    const std::string statement(sql);
+    if (PQsendPrepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(params.size()),
+                      nullptr) == 0) {
+      fail("cannot send a statement to prepare to PostgreSQL");
+    }
+    finish(sql, deadline);
+    prepared_.insert(name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                          nullptr, nullptr, 0) == 0) {
     fail("cannot send a query to PostgreSQL");
   }
   return finish(sql, deadline);

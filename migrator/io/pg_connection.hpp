@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "migrator/io/reactor.hpp"
@@ -87,6 +88,12 @@ class PgConnection {
   PgResult exec(std::string_view sql, const std::vector<PgParam>& params = {},
                 Deadline deadline = std::nullopt);
 
+  /// Like exec(), for statements run again and again (a lookup's queries):
+  /// prepared on first use on this connection, under a name derived from the
+  /// text, so the server parses and plans them once, not on every call.
+  PgResult exec_prepared(std::string_view sql, const std::vector<PgParam>& params = {},
+                         Deadline deadline = std::nullopt);
+
   /// Runs several statements without parameters (a script); returns the last result.
   PgResult exec_script(std::string_view sql, Deadline deadline = std::nullopt);
 
@@ -101,6 +108,7 @@ class PgConnection {
   [[noreturn]] void fail(const std::string& what);
 
   pg_conn* conn_ = nullptr;
+  std::unordered_set<std::string> prepared_;  ///< statement names this session has
 };
 
 }  // namespace orgquake::io
