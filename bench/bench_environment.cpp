@@ -14,15 +14,7 @@ namespace {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
-std::uint16_t port_of(const std::string& url) {
-  return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
-}
-
 }  // namespace
-
-migrator::MigratorContext BenchEnvironment::Client::context(std::uint64_t seed) {
-  return migrator::MigratorContext{pg, redis, *stripe, *litellm, Rng(seed), {}, {}};
-}
 
 BenchEnvironment::BenchEnvironment(services::Services& services, Options options)
     : options_(std::move(options)) {
@@ -79,16 +71,14 @@ BenchEnvironment::~BenchEnvironment() {
 }
 
 std::unique_ptr<BenchEnvironment::Client> BenchEnvironment::connect() const {
-  auto client = std::unique_ptr<Client>(new Client{
-      io::PgConnection::connect(trial_->url().conninfo(), io::after(kConnectTimeout)),
-      io::RedisClient::connect(redis_, io::after(kConnectTimeout)),
-      std::make_unique<io::HttpClient>("127.0.0.1", port_of(stripe_->url())),
-      std::make_unique<io::HttpClient>("127.0.0.1", port_of(litellm_->url())), nullptr, nullptr});
-  client->stripe = std::make_unique<migrator::StripeClient>(
-      *client->stripe_http, migrator::StripeClient::Options{stripe_->secret_key()}, Rng(1));
-  client->litellm = std::make_unique<migrator::LiteLlmClient>(
-      *client->litellm_http, migrator::LiteLlmClient::Options{litellm_->master_key()}, Rng(2));
-  return client;
+  migrator::MigratorEndpoints endpoints;
+  endpoints.pg_conninfo = trial_->url().conninfo();
+  endpoints.redis = redis_;
+  endpoints.stripe_port = stripe_->port();
+  endpoints.stripe_secret_key = stripe_->secret_key();
+  endpoints.litellm_port = litellm_->port();
+  endpoints.litellm_master_key = litellm_->master_key();
+  return migrator::MigratorClient::connect(endpoints, io::after(kConnectTimeout));
 }
 
 const std::string& BenchEnvironment::user_with_memberships(int count) const {

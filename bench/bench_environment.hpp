@@ -16,6 +16,7 @@
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/redis_client.hpp"
 #include "migrator/migrator.hpp"
+#include "migrator/migrator_client.hpp"
 
 namespace orgquake::bench {
 
@@ -50,15 +51,7 @@ class BenchEnvironment {
   };
 
   /// The connections one client (one fiber, or the benchmark thread) uses.
-  struct Client {
-    io::PgConnection pg;
-    io::RedisClient redis;
-    std::unique_ptr<io::HttpClient> stripe_http, litellm_http;
-    std::unique_ptr<migrator::StripeClient> stripe;
-    std::unique_ptr<migrator::LiteLlmClient> litellm;
-    /// A context whose randomness starts from `seed`.
-    migrator::MigratorContext context(std::uint64_t seed);
-  };
+  using Client = migrator::MigratorClient;
 
   /// Builds the database and the fakes and migrates the users the lookups
   /// need. Call from the main thread, after the services started there.

@@ -6,7 +6,6 @@
 
 #include "bench/latency_samples.hpp"
 #include "bench/pipelined_n_plus_one.hpp"
-#include "bench/prepared_joined.hpp"
 #include "bench/registration.hpp"
 #include "migrator/verification.hpp"
 
@@ -59,23 +58,6 @@ void pipelined_by_memberships(BenchEnvironment& env,
       });
 }
 
-// lookup/joined_prepared/members:<M>: the joined statement with its plan
-// cached, to show what share of lookup/joined the planner takes.
-void prepared_by_memberships(BenchEnvironment& env, const std::shared_ptr<PreparedJoined>& prepared,
-                             int memberships) {
-  register_io_benchmark(
-      fmt::format("lookup/joined_prepared/members:{}", memberships),
-      [&env, prepared, memberships](benchmark::State& state) {
-        const std::string& id = env.user_with_memberships(memberships);
-        if (prepared->load(id) != expected_user(env, id)) {
-          state.SkipWithError("the prepared joined statement loaded a different user");
-          return;
-        }
-        time_each_iteration(state, [&] { migrator::verify(*prepared->load(id)); });
-        state.counters["queries"] = 1;
-      });
-}
-
 // lookup/locked/<strategy> and lookup/fast_path/<strategy>: the migrator's
 // own verified lookup of a migrated user with one membership, with the lock
 // taken every time (the seed system's path) or only for users not migrated.
@@ -104,9 +86,6 @@ void register_lookup_benchmarks(BenchEnvironment& env) {
   auto pipelined = std::make_shared<PipelinedNPlusOne>(env.database_url().conninfo());
   env.share_benchmark_cpu(pipelined->backend_pid());
   for (const int m : membership_counts) pipelined_by_memberships(env, pipelined, m);
-  auto prepared = std::make_shared<PreparedJoined>(env.database_url().conninfo());
-  env.share_benchmark_cpu(prepared->backend_pid());
-  for (const int m : membership_counts) prepared_by_memberships(env, prepared, m);
   for (const auto strategy : kStrategies) verified_lookup(env, strategy, false);
   for (const auto strategy : kStrategies) verified_lookup(env, strategy, true);
 }

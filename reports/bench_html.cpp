@@ -201,7 +201,6 @@ std::string microseconds_text(double us) {
 std::string membership_chart(const bench::BenchRun& run) {
   const std::vector<std::pair<std::string, std::string>> strategies = {
       {"joined", "#1b7837"},
-      {"joined_prepared", "#5aae61"},
       {"selectin", "#2166ac"},
       {"n_plus_one", "#b2182b"},
       {"n_plus_one_pipelined", "#e08214"}};

@@ -12,10 +12,6 @@
 namespace orgquake::test {
 namespace {
 
-std::uint16_t port_of(const std::string& url) {
-  return static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
-}
-
 std::string rows(io::PgConnection& pg, const std::string& sql,
                  const std::vector<io::PgParam>& params) {
   const auto r = pg.exec(sql, params);
@@ -77,21 +73,15 @@ migrator::LockOptions MigrationFixture::short_lock() {
 
 std::unique_ptr<MigrationFixture::Client> MigrationFixture::connect(
     migrator::LockOptions lock) const {
-  auto client = std::unique_ptr<Client>(new Client{
-      io::PgConnection::connect(trial_->url().conninfo(), io::after(std::chrono::seconds(5))),
-      io::RedisClient::connect(redis_, io::after(std::chrono::seconds(5))),
-      std::make_unique<io::HttpClient>("127.0.0.1", port_of(stripe_->url())),
-      std::make_unique<io::HttpClient>("127.0.0.1", port_of(litellm_->url())), nullptr, nullptr,
-      lock});
-  client->stripe = std::make_unique<migrator::StripeClient>(
-      *client->stripe_http, migrator::StripeClient::Options{stripe_->secret_key()}, Rng(1));
-  client->litellm = std::make_unique<migrator::LiteLlmClient>(
-      *client->litellm_http, migrator::LiteLlmClient::Options{litellm_->master_key()}, Rng(2));
-  return client;
-}
-
-migrator::MigratorContext MigrationFixture::Client::context(std::uint64_t seed) {
-  return migrator::MigratorContext{pg, redis, *stripe, *litellm, Rng(seed), lock, {}};
+  migrator::MigratorEndpoints endpoints;
+  endpoints.pg_conninfo = trial_->url().conninfo();
+  endpoints.redis = redis_;
+  endpoints.stripe_port = stripe_->port();
+  endpoints.stripe_secret_key = stripe_->secret_key();
+  endpoints.litellm_port = litellm_->port();
+  endpoints.litellm_master_key = litellm_->master_key();
+  endpoints.lock = std::move(lock);
+  return migrator::MigratorClient::connect(endpoints, io::after(std::chrono::seconds(5)));
 }
 
 const world::LegacyUser& MigrationFixture::user_with(world::EdgeCase flag) const {

@@ -13,6 +13,7 @@
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/redis_client.hpp"
 #include "migrator/migrator.hpp"
+#include "migrator/migrator_client.hpp"
 
 namespace orgquake::test {
 
@@ -25,17 +26,7 @@ class MigrationFixture {
   ~MigrationFixture();
 
   /// The connections one client (one fiber, or one child process) uses.
-  struct Client {
-    io::PgConnection pg;
-    io::RedisClient redis;
-    std::unique_ptr<io::HttpClient> stripe_http, litellm_http;
-    std::unique_ptr<migrator::StripeClient> stripe;
-    std::unique_ptr<migrator::LiteLlmClient> litellm;
-    migrator::LockOptions lock;
-    /// A context whose randomness starts from `seed`: equal seeds make equal
-    /// choices (lock tokens, replacement keys), so runs can be compared.
-    migrator::MigratorContext context(std::uint64_t seed);
-  };
+  using Client = migrator::MigratorClient;
   /// New connections to this fixture's servers. Call it in the process (and
   /// on the thread, for fibers) that will use them.
   std::unique_ptr<Client> connect(migrator::LockOptions lock = short_lock()) const;
