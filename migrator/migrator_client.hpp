@@ -21,6 +21,8 @@ struct MigratorEndpoints {
   std::string litellm_host = "127.0.0.1";
   std::uint16_t litellm_port = 0;
   std::string litellm_master_key = "sk-orgquake-master";
+  /// How long an API call may take before it counts as timed out.
+  std::chrono::milliseconds http_request_timeout{5000};
   LockOptions lock;
 };
 

@@ -28,6 +28,9 @@ struct ChildFailure {
 };
 enum Step { kRedirect = 1, kSetGroups, kSetGid, kSetUid, kChdir, kExec, kParentGone };
 
+// Where a child finds its channel to the harness (ChildSpec::channel_fd).
+constexpr int kChannelFd = 3;
+
 const char* step_name(int step) {
   switch (step) {
     case kRedirect:
@@ -107,6 +110,13 @@ ChildProcess ChildProcess::spawn(const ChildSpec& spec) {
     if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
         dup2(log_fd, STDERR_FILENO) < 0) {
       fail_in_child(report[1], kRedirect);
+    }
+    if (spec.channel_fd >= 0) {
+      // dup2 onto itself keeps close-on-exec set, so clear it by hand then.
+      const bool moved = spec.channel_fd == kChannelFd
+                             ? fcntl(kChannelFd, F_SETFD, 0) == 0
+                             : dup2(spec.channel_fd, kChannelFd) == kChannelFd;
+      if (!moved) fail_in_child(report[1], kRedirect);
     }
     if (spec.run_as) {
       if (setgroups(0, nullptr) != 0) fail_in_child(report[1], kSetGroups);

@@ -26,6 +26,9 @@ struct ChildSpec {
   std::filesystem::path log_file;  ///< stdout and stderr go here (appended)
   std::optional<Account> run_as;   ///< switch to this account before exec
   std::filesystem::path working_directory = "/";
+  /// A descriptor the child gets as fd 3 (a worker's channel to the
+  /// controller); -1 for none. Every other descriptor is closed on exec.
+  int channel_fd = -1;
 };
 
 /// A child process that cannot outlive the harness.

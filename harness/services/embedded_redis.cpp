@@ -112,7 +112,9 @@ std::unique_ptr<EmbeddedRedis> EmbeddedRedis::start(const RunDirectory& run,
   std::unique_ptr<EmbeddedRedis> redis(new EmbeddedRedis());
   const fs::path binary = find_redis_server();
   if (options.port) require_free_loopback_port(*options.port);
-  const fs::path dir = run.make_subdirectory("redis", 0700);
+  // A restart after an outage reuses the directory of the first start.
+  const fs::path existing = run.path() / "redis";
+  const fs::path dir = fs::is_directory(existing) ? existing : run.make_subdirectory("redis", 0700);
   const fs::path log = run.path() / "redis.log";
   for (int attempt = 1;; ++attempt) {
     const std::uint16_t port = options.port.value_or(pick_free_loopback_port());

@@ -6,9 +6,9 @@
 
 namespace orgquake::services {
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
-/// choice). Another process may still take it before we do, so a server
-/// started on it must treat "address in use" as a reason to retry.
+/// A TCP port on 127.0.0.1 that nothing listens on right now, below the
+/// kernel's ephemeral range when it can be. Another process may still take it before we do, so a
+/// server started on it must treat "address in use" as a reason to retry.
 std::uint16_t pick_free_loopback_port();
 
 /// True if 127.0.0.1:`port` can be bound now.

@@ -60,6 +60,7 @@ std::unique_ptr<Services> Services::start(const ServicesOptions& options) {
   if (external_redis) {
     claim_or_require_redis_marker(*external_redis);
     services->redis_url_ = *external_redis;
+    services->external_redis_ = true;
   }
   if (!external_pg || !external_redis) services->run_.emplace(RunDirectory::create());
   if (!external_pg) {
@@ -88,6 +89,23 @@ std::string Services::unique_database_name(const std::string& prefix) {
   std::string tag = self_owner_tag();
   for (auto& c : tag) c = c == '-' ? '_' : c;
   return fmt::format("{}_{}_{}", prefix, tag, ++database_counter_);
+}
+
+void Services::stop_redis() {
+  if (external_redis_) {
+    throw EnvironmentError("cannot stop an external Redis (" + redis_url_.display() +
+                           "); a Redis outage needs the embedded one");
+  }
+  if (redis_) redis_->stop();
+  redis_.reset();
+}
+
+void Services::start_redis() {
+  if (external_redis_) {
+    throw EnvironmentError("cannot start an external Redis (" + redis_url_.display() + ")");
+  }
+  if (redis_) return;
+  redis_ = EmbeddedRedis::start(*run_, {redis_url_.port});
 }
 
 void Services::stop() {

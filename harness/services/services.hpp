@@ -47,6 +47,16 @@ class Services {
   EmbeddedRedis* embedded_redis() const { return redis_.get(); }
   const RunDirectory& run_directory() const { return *run_; }
 
+  /// Stops the embedded Redis (an outage: clients see refused connections)
+  /// and starts it again on the same port, empty, as a restarted server
+  /// without persistence comes back. Throws EnvironmentError for an external
+  /// Redis, which the harness must not stop.
+  void stop_redis();
+  void start_redis();
+  /// An external Redis is taken to be running: orgquake never stops it.
+  bool redis_running() const { return external_redis_ || redis_ != nullptr; }
+  bool redis_embedded() const { return external_redis_ == false; }
+
   /// Wall time from start() being called to both servers answering.
   std::chrono::microseconds startup_time() const { return startup_time_; }
 
@@ -62,6 +72,7 @@ class Services {
   std::unique_ptr<EmbeddedRedis> redis_;
   PgUrl admin_url_;
   RedisUrl redis_url_;
+  bool external_redis_ = false;
   std::chrono::microseconds startup_time_{0};
   int database_counter_ = 0;
 };
