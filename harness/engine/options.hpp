@@ -1,0 +1,58 @@
+#pragma once
+
+// Scenario options: named, typed settings with defaults, which a suite spec
+// sets for every scenario ([options]) or for one ([scenarios.NAME]). A name
+// no scenario declares is an error, as is a value of the wrong type or range.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace orgquake::engine {
+
+struct OptionSpec {
+  std::string name;
+  /// The default; its JSON type (integer, boolean, string, float) is the
+  /// option's type. An integer default accepts only integers; a float default
+  /// accepts integers too.
+  nlohmann::json default_value;
+  std::string description;
+  std::optional<double> min, max;    ///< inclusive bounds of numeric options
+  std::vector<std::string> choices;  ///< for strings: the accepted values (empty: any)
+};
+
+/// Options every scenario has (workers, clients, lock TTL, loading strategy,
+/// liveness bound...).
+const std::vector<OptionSpec>& common_options();
+
+/// The resolved options of one trial: every declared option has a value.
+class Options {
+ public:
+  Options() = default;
+  explicit Options(nlohmann::json values) : values_(std::move(values)) {}
+
+  std::int64_t integer(std::string_view name) const;
+  double number(std::string_view name) const;
+  bool boolean(std::string_view name) const;
+  std::string string(std::string_view name) const;
+  const nlohmann::json& json() const { return values_; }
+
+ private:
+  const nlohmann::json& at(std::string_view name) const;
+  nlohmann::json values_ = nlohmann::json::object();
+};
+
+/// Checks `value` against `spec`; returns an error line ("workers: expected an
+/// integer from 1 to 64, got \"four\"") or nullopt when it is acceptable.
+std::optional<std::string> check_option(const OptionSpec& spec, const nlohmann::json& value);
+
+/// Builds a trial's options: the defaults of `declared`, then each layer of
+/// `layers` in order (keys not in `declared` are skipped here; the spec loader
+/// has already rejected names nobody declares). Throws UsageError on a bad value.
+Options resolve_options(const std::vector<OptionSpec>& declared,
+                        const std::vector<const nlohmann::json*>& layers);
+
+}  // namespace orgquake::engine

@@ -1,0 +1,538 @@
+#include "harness/engine/trial.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <poll.h>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <pqxx/pqxx>
+
+#include "fakes/world_loading.hpp"
+#include "harness/core/error.hpp"
+#include "harness/core/interrupt.hpp"
+#include "harness/engine/channel.hpp"
+#include "harness/engine/scenario.hpp"
+#include "harness/services/redis_connection.hpp"
+
+namespace orgquake::engine {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Trial::Worker {
+  int index = 0;
+  std::string phase;
+  std::optional<services::ChildProcess> process;
+  std::unique_ptr<Channel> channel;
+  bool ready = false;
+  bool done = false;
+  bool exited = false;
+  bool paused = false;
+  std::string error;  ///< what the worker reported when it could not run its plan
+  /// Invoked operations without a completion yet: they become `info` if the
+  /// worker dies.
+  std::map<std::int64_t, history::Event> open_ops;
+  std::filesystem::path log;
+};
+
+Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
+             std::uint64_t seed, int index)
+    : environment_(environment),
+      scenario_(scenario),
+      options_(std::move(options)),
+      seed_(seed),
+      index_(index),
+      started_(Clock::now()),
+      database_(environment.database_template.clone()) {
+  // A previous trial whose heal could not restart Redis left it down.
+  if (!environment_.services.redis_running()) environment_.services.start_redis();
+  stripe_ = std::make_unique<fakes::StripeFake>(fakes::ServerOptions{}, fakes::StripeOptions{},
+                                                rng("stripe").next());
+  litellm_ = std::make_unique<fakes::LitellmFake>(fakes::ServerOptions{}, fakes::LitellmOptions{},
+                                                  rng("litellm").next());
+  stripe_->start();
+  litellm_->start();
+  fakes::load_world(*stripe_, environment_.world);
+  fakes::load_world(*litellm_, environment_.world);
+}
+
+Trial::~Trial() {
+  for (auto& worker : workers_) {
+    if (worker->process && !worker->exited) worker->process->stop(SIGKILL, milliseconds(1000));
+  }
+  if (litellm_) litellm_->stop();
+  if (stripe_) stripe_->stop();
+}
+
+std::int64_t Trial::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count();
+}
+
+std::chrono::milliseconds Trial::lock_ttl() const {
+  return milliseconds(options_.integer("lock_ttl_ms"));
+}
+
+std::vector<std::string> Trial::choose_users(int count, std::string_view label) const {
+  const auto& users = environment_.world.users;
+  std::vector<std::size_t> order(users.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  Rng draw = rng(label);
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[draw.below(i)]);
+  // Edge cases first, so that a trial of a few users still meets them.
+  std::stable_partition(order.begin(), order.end(), [&](std::size_t i) {
+    return users[i].edge_cases != world::EdgeCase::none;
+  });
+  std::vector<std::string> chosen;
+  for (std::size_t i = 0; i < order.size() && chosen.size() < static_cast<std::size_t>(count);
+       ++i) {
+    chosen.push_back(users[order[i]].user_id);
+  }
+  return chosen;
+}
+
+void Trial::plan(nlohmann::json fault) {
+  fault_plan_.push_back(std::move(fault));
+}
+
+OperationPlan Trial::operation(std::string_view kind, const std::string& user) {
+  return {next_op_++, std::string(kind), user};
+}
+
+migrator::MigratorEndpoints Trial::endpoints() const {
+  migrator::MigratorEndpoints e;
+  e.pg_conninfo = database_.url().conninfo();
+  const auto& redis = environment_.services.redis_url();
+  e.redis = {redis.host, redis.port, redis.password, redis.database};
+  e.stripe_port = stripe_->port();
+  e.stripe_secret_key = stripe_->secret_key();
+  e.litellm_port = litellm_->port();
+  e.litellm_master_key = litellm_->master_key();
+  e.lock.ttl = lock_ttl();
+  e.lock.max_wait = milliseconds(options_.integer("lock_max_wait_ms"));
+  // Keys of each trial apart: a crashed holder's lock of one trial must not
+  // block the next, even on an external Redis.
+  const auto prefix = fmt::format("orgquake:{}:t{}:", environment_.run_tag, index_);
+  e.lock.key_prefix = prefix + "lock:user:";
+  e.lock.fence_prefix = prefix + "fence:user:";
+  return e;
+}
+
+Trial::Worker& Trial::worker(int index) {
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) {
+    throw std::logic_error(fmt::format("no worker {}", index));
+  }
+  return *workers_[static_cast<std::size_t>(index)];
+}
+
+int Trial::start_worker(WorkerOptions options) {
+  const int index = static_cast<int>(workers_.size());
+  auto state = std::make_unique<Worker>();
+  state->index = index;
+  state->phase = phase_;
+  state->log = environment_.log_dir / fmt::format("trial-{}-worker-{}.log", index_, index);
+
+  WorkerPlan plan;
+  plan.worker = index;
+  plan.seed = rng(fmt::format("worker/{}", index)).next();
+  plan.migrator = environment_.migrator;
+  plan.phase = phase_;
+  plan.trial_start_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started_.time_since_epoch()).count();
+  plan.endpoints = endpoints();
+  if (options.lock_max_wait) plan.endpoints.lock.max_wait = *options.lock_max_wait;
+  if (options.http_request_timeout) {
+    plan.endpoints.http_request_timeout = *options.http_request_timeout;
+  }
+  plan.strategy = options_.string("strategy");
+  plan.fast_path = options_.boolean("fast_path");
+  plan.failpoints = std::move(options.failpoints);
+  plan.gated_failpoints = std::move(options.gated);
+  plan.clients = std::move(options.clients);
+
+  auto [mine, theirs] = Channel::socket_pair();
+  state->channel = std::make_unique<Channel>(mine);
+  services::ChildSpec spec;
+  spec.program = environment_.worker_program;
+  spec.args = {"worker"};
+  spec.log_file = state->log;
+  spec.channel_fd = theirs;
+  try {
+    state->process.emplace(services::ChildProcess::spawn(spec));
+  } catch (...) {
+    ::close(theirs);
+    throw;
+  }
+  ::close(theirs);
+  state->channel->send(plan.to_json());
+  workers_.push_back(std::move(state));
+
+  Worker& w = *workers_.back();
+  if (!wait_until([&] { return w.ready || w.exited; }, milliseconds(20'000)) || !w.ready) {
+    throw EnvironmentError(fmt::format("worker {} of trial {} did not get ready: {}; its log is {}",
+                                       index, index_,
+                                       !w.error.empty() ? w.error
+                                       : w.exited       ? w.process->describe_exit()
+                                                        : std::string("no answer in 20 s"),
+                                       w.log.string()));
+  }
+  return index;
+}
+
+void Trial::go(const std::vector<int>& workers) {
+  for (int index : workers) worker(index).channel->send({{"t", message::go}});
+}
+
+bool Trial::worker_finished(int index) const {
+  const auto& w = *workers_.at(static_cast<std::size_t>(index));
+  return w.exited || w.done;
+}
+
+bool Trial::wait_done(const std::vector<int>& workers, milliseconds timeout) {
+  return wait_until(
+      [&] {
+        return std::all_of(workers.begin(), workers.end(),
+                           [&](int w) { return worker_finished(w); });
+      },
+      timeout);
+}
+
+bool Trial::wait_all_done(milliseconds timeout) {
+  return wait_until(
+      [&] {
+        return std::all_of(workers_.begin(), workers_.end(),
+                           [](const auto& w) { return w->exited || w->done; });
+      },
+      timeout);
+}
+
+bool Trial::wait_until(const std::function<bool()>& condition, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    throw_if_interrupted();
+    if (Clock::now() >= deadline) return false;
+    pump(std::min(deadline, Clock::now() + milliseconds(50)));
+  }
+  return true;
+}
+
+void Trial::sleep(milliseconds duration) {
+  const auto deadline = Clock::now() + duration;
+  while (Clock::now() < deadline) {
+    throw_if_interrupted();
+    pump(deadline);
+  }
+}
+
+void Trial::pump(Clock::time_point deadline) {
+  std::vector<pollfd> fds;
+  std::vector<Worker*> owners;
+  for (auto& w : workers_) {
+    if (w->exited || w->channel->peer_closed()) continue;
+    fds.push_back({w->channel->fd(), POLLIN, 0});
+    owners.push_back(w.get());
+  }
+  const auto wait = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
+  if (fds.empty()) {
+    if (wait > 0) std::this_thread::sleep_until(deadline);
+    return;
+  }
+  const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long>(0, wait)));
+  if (ready <= 0) return;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents == 0) continue;
+    Worker& w = *owners[i];
+    const bool open = w.channel->read_available();
+    while (auto message = w.channel->next()) handle_message(w, *message);
+    if (!open) handle_exit(w);
+  }
+}
+
+void Trial::handle_message(Worker& w, const nlohmann::json& message) {
+  const auto type = message.value("t", std::string());
+  if (type == message::event) {
+    auto event = history::Event::from_json(message.at("event"));
+    event.worker = w.index;
+    if (event.type == history::EventType::invoke) {
+      w.open_ops[event.op] = event;
+    } else if (event.type == history::EventType::ok || event.type == history::EventType::fail) {
+      w.open_ops.erase(event.op);
+    }
+    history_.add(std::move(event));
+  } else if (type == message::hit) {
+    auto event = history::Event::from_json(message.at("event"));
+    PendingHit hit{w.index, message.at("id").get<std::int64_t>(),
+                   HitInfo{w.index, event.client, event.op, event.user, event.kind, event.time_ns}};
+    handle_hit(std::move(hit));
+  } else if (type == message::ready) {
+    w.ready = true;
+  } else if (type == message::done) {
+    w.done = true;
+  } else if (type == message::error) {
+    w.error = message.value("message", std::string("unknown error"));
+  }
+}
+
+void Trial::handle_exit(Worker& w) {
+  if (w.exited) return;
+  if (w.process) {
+    if (!w.done) {
+      // Killed, or crashed at a failpoint: it is gone or going; reap it.
+      w.process->stop(SIGKILL, milliseconds(1000));
+    } else {
+      w.process->stop(SIGTERM, milliseconds(2000));
+    }
+  }
+  w.exited = true;
+  const auto at = now_ns();
+  const std::string how = w.process ? w.process->describe_exit() : "gone";
+  for (auto& [op, invoke] : w.open_ops) {
+    history::Event info = invoke;
+    info.type = history::EventType::info;
+    info.time_ns = at;
+    info.value = {{"error", "WorkerDied"},
+                  {"message", "worker " + std::to_string(w.index) + " " + how}};
+    history_.add(std::move(info));
+  }
+  w.open_ops.clear();
+  std::erase_if(held_hits_, [&](const PendingHit& h) { return h.worker == w.index; });
+}
+
+void Trial::on_hit(const std::string& failpoint, HitHandler handler) {
+  if (handler) {
+    handlers_[failpoint] = std::move(handler);
+  } else {
+    handlers_.erase(failpoint);
+  }
+}
+
+void Trial::order(const std::string& before, const std::string& after) {
+  orderings_.emplace_back(before, after);
+}
+
+int Trial::fired(const std::string& failpoint) const {
+  const auto it = fired_.find(failpoint);
+  return it == fired_.end() ? 0 : it->second;
+}
+
+void Trial::skip(const std::string& failpoint) {
+  ++fired_[failpoint];
+  failpoint_order_.push_back(fmt::format("{} -> not reached", failpoint));
+  release_ordered_hits();
+}
+
+bool Trial::lock_held(const std::string& user) {
+  auto redis =
+      services::RedisConnection::connect(environment_.services.redis_url(), milliseconds(2000));
+  return redis.command_integer({"EXISTS", endpoints().lock.key_prefix + user}) == 1;
+}
+
+bool Trial::may_fire(const std::string& failpoint) const {
+  return std::all_of(orderings_.begin(), orderings_.end(), [&](const auto& pair) {
+    return pair.second != failpoint || fired(pair.first) > 0;
+  });
+}
+
+void Trial::handle_hit(PendingHit hit) {
+  if (!may_fire(hit.info.failpoint)) {
+    held_hits_.push_back(std::move(hit));
+    return;
+  }
+  HitDecision decision = HitDecision::proceed;
+  if (auto it = handlers_.find(hit.info.failpoint); it != handlers_.end()) {
+    decision = it->second(hit.info);
+  }
+  grant(hit, decision);
+  release_ordered_hits();
+}
+
+void Trial::grant(const PendingHit& hit, HitDecision decision) {
+  ++fired_[hit.info.failpoint];
+  failpoint_order_.push_back(fmt::format("w{}.c{} {} -> {}", hit.info.worker, hit.info.client,
+                                         hit.info.failpoint, name_of(decision)));
+  history::Event event;
+  event.type = history::EventType::failpoint;
+  event.time_ns = hit.info.time_ns;
+  event.worker = hit.info.worker;
+  event.client = hit.info.client;
+  event.op = hit.info.op;
+  event.user = hit.info.user;
+  event.kind = hit.info.failpoint;
+  event.value = {{"action", "gated"}, {"decision", name_of(decision)}};
+  history_.add(std::move(event));
+  Worker& w = worker(hit.worker);
+  if (!w.exited) {
+    w.channel->send({{"t", message::grant}, {"id", hit.id}, {"action", name_of(decision)}});
+  }
+}
+
+void Trial::release_ordered_hits() {
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (std::size_t i = 0; i < held_hits_.size(); ++i) {
+      if (!may_fire(held_hits_[i].info.failpoint)) continue;
+      PendingHit hit = std::move(held_hits_[i]);
+      held_hits_.erase(held_hits_.begin() + static_cast<std::ptrdiff_t>(i));
+      handle_hit(std::move(hit));
+      progress = true;
+      break;
+    }
+  }
+}
+
+void Trial::record_fault(const std::string& kind, nlohmann::json value, const std::string& user) {
+  history::Event event;
+  event.type = history::EventType::fault;
+  event.time_ns = now_ns();
+  event.kind = kind;
+  event.user = user;
+  event.phase = phase_;
+  event.value = std::move(value);
+  history_.add(std::move(event));
+}
+
+void Trial::kill_worker(int index, const std::string& holds_lock_of) {
+  Worker& w = worker(index);
+  if (w.exited) return;
+  nlohmann::json value = {{"worker", index}, {"signal", "SIGKILL"}};
+  if (!holds_lock_of.empty()) {
+    value["holds_lock_of"] = holds_lock_of;
+    value["ttl_ms"] = lock_ttl().count();
+    value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
+  }
+  record_fault("crash", std::move(value), holds_lock_of);
+  w.process->stop(SIGKILL, milliseconds(1000));
+  // What it wrote before dying still counts; then its open operations are info.
+  w.channel->read_available();
+  while (auto message = w.channel->next()) handle_message(w, *message);
+  handle_exit(w);
+}
+
+void Trial::pause_worker(int index, const std::string& holds_lock_of) {
+  Worker& w = worker(index);
+  if (w.exited || w.paused) return;
+  nlohmann::json value = {{"worker", index}, {"signal", "SIGSTOP"}};
+  if (!holds_lock_of.empty()) {
+    value["holds_lock_of"] = holds_lock_of;
+    value["ttl_ms"] = lock_ttl().count();
+    value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
+  }
+  record_fault("pause", std::move(value), holds_lock_of);
+  ::kill(w.process->pid(), SIGSTOP);
+  w.paused = true;
+}
+
+void Trial::resume_worker(int index) {
+  Worker& w = worker(index);
+  if (w.exited || !w.paused) return;
+  ::kill(w.process->pid(), SIGCONT);
+  w.paused = false;
+  record_fault("resume", {{"worker", index}, {"signal", "SIGCONT"}});
+}
+
+void Trial::add_http_fault(const std::string& service, const fakes::FaultSpec& spec) {
+  if (service == "stripe") {
+    stripe_->add_fault(spec);
+  } else if (service == "litellm") {
+    litellm_->add_fault(spec);
+  } else {
+    throw std::logic_error("no fake named " + service);
+  }
+  record_fault("http_fault", {{"service", service}, {"fault", fakes::to_json(spec)}});
+}
+
+void Trial::set_stripe_search_lag(milliseconds lag) {
+  stripe_->set_search_lag_ms(lag.count());
+  record_fault("stripe_search_lag", {{"lag_ms", lag.count()}});
+}
+
+void Trial::stop_redis() {
+  environment_.services.stop_redis();
+  record_fault("redis_stop", nlohmann::json::object());
+}
+
+void Trial::start_redis() {
+  environment_.services.start_redis();
+  record_fault("redis_start", nlohmann::json::object());
+}
+
+int Trial::kill_backends() {
+  pqxx::connection admin(environment_.services.admin_url().conninfo());
+  pqxx::nontransaction tx(admin);
+  const auto killed =
+      tx.exec_params1(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+            "AND backend_type = 'client backend'",
+            database_.name())[0]
+          .as<int>();
+  record_fault("backend_kill", {{"terminated", killed}});
+  return killed;
+}
+
+void Trial::start_phase(std::string_view phase, nlohmann::json value) {
+  phase_ = std::string(phase);
+  history::Event event;
+  event.type = history::EventType::phase;
+  event.time_ns = now_ns();
+  event.kind = phase_;
+  event.value = std::move(value);
+  history_.add(std::move(event));
+}
+
+void Trial::heal(milliseconds timeout) {
+  start_phase(history::phase_heal);
+  stripe_->clear_faults();
+  litellm_->clear_faults();
+  stripe_->set_search_lag_ms(0);
+  if (!environment_.services.redis_running()) start_redis();
+  for (auto& w : workers_) {
+    if (w->paused) resume_worker(w->index);
+  }
+  // Nothing is held back any more: every waiting firing proceeds.
+  handlers_.clear();
+  orderings_.clear();
+  release_ordered_hits();
+  if (!wait_all_done(timeout)) {
+    for (auto& w : workers_) {
+      if (w->exited || w->done) continue;
+      record_fault("abandon", {{"worker", w->index},
+                               {"reason", "still running when the run phase timed out"}});
+      w->process->stop(SIGKILL, milliseconds(1000));
+      handle_exit(*w);
+    }
+  }
+}
+
+void Trial::liveness() {
+  std::set<std::string> users = affected_;
+  for (const auto& event : history_.events()) {
+    if (event.type == history::EventType::invoke && !event.user.empty()) users.insert(event.user);
+  }
+  const auto bound = milliseconds(options_.integer("liveness_bound_ms"));
+  start_phase(history::phase_liveness,
+              {{"users", std::vector<std::string>(users.begin(), users.end())},
+               {"bound_ms", bound.count()}});
+  if (users.empty()) return;
+  WorkerOptions live;
+  const std::size_t clients = std::min<std::size_t>(8, users.size());
+  live.clients.resize(clients);
+  std::size_t i = 0;
+  for (const auto& user : users) {
+    live.clients[i++ % clients].ops.push_back(operation(history::op_lookup, user));
+  }
+  // A dead holder's lock may still stand: wait it out, within the bound.
+  live.lock_max_wait = std::min(
+      bound, lock_ttl() + milliseconds(options_.integer("recovery_bound_ms")) + milliseconds(1000));
+  const int worker = run_worker(std::move(live));
+  const auto rounds = static_cast<long>((users.size() + clients - 1) / clients);
+  if (!wait_done({worker}, bound * rounds + milliseconds(10'000))) {
+    record_fault("abandon", {{"worker", worker}, {"reason", "liveness lookups did not finish"}});
+    Worker& w = this->worker(worker);
+    w.process->stop(SIGKILL, milliseconds(1000));
+    handle_exit(w);
+  }
+}
+
+}  // namespace orgquake::engine
