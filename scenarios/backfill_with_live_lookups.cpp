@@ -1,0 +1,77 @@
+// The batch backfill of every user runs while live requests look the same
+// users up just in time, in a population where some users were migrated
+// already (by an earlier, interrupted backfill). Both paths take the same
+// per-user lock; neither may migrate a user twice or undo the other.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+class BackfillWithLiveLookups : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "backfill_with_live_lookups"; }
+  std::string_view description() const override {
+    return "a batch backfill of every user races just-in-time lookups; some users were "
+           "migrated already";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"backfill_users", 24, "users the backfill covers", 1, 100000, {}},
+            {"migrated_share", 0.33, "share of them migrated before the race", 0.0, 1.0, {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    const auto users =
+        trial.choose_users(static_cast<int>(o.integer("backfill_users")), "backfill");
+    const auto already =
+        static_cast<std::size_t>(static_cast<double>(users.size()) * o.number("migrated_share"));
+    Rng order = trial.rng("lookup order");
+    trial.plan(
+        {{"kind", "backfill"},
+         {"users", users},
+         {"migrated_before",
+          std::vector<std::string>(users.begin(), users.begin() + static_cast<long>(already))}});
+
+    if (already > 0) {
+      // The earlier backfill: plain migrations, before anything races.
+      engine::WorkerOptions earlier;
+      for (std::size_t i = 0; i < already; ++i) {
+        earlier.clients.push_back({{trial.operation(history::op_migrate, users[i])}, 0});
+      }
+      wait_for(trial, {trial.run_worker(std::move(earlier))});
+    }
+
+    std::vector<int> racers;
+    engine::WorkerOptions backfill;
+    engine::ClientPlan batch;
+    for (const auto& user : users) batch.ops.push_back(trial.operation(history::op_migrate, user));
+    backfill.clients.push_back(std::move(batch));
+    racers.push_back(trial.start_worker(std::move(backfill)));
+
+    const int workers = std::max<int>(1, static_cast<int>(o.integer("workers")) - 1);
+    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
+    for (int w = 0; w < workers; ++w) {
+      engine::WorkerOptions live;
+      for (int c = 0; c < clients; ++c) {
+        engine::ClientPlan client;
+        for (int i = 0; i < 4; ++i) {
+          client.ops.push_back(
+              trial.operation(history::op_lookup, users[order.below(users.size())]));
+        }
+        live.clients.push_back(std::move(client));
+      }
+      racers.push_back(trial.start_worker(std::move(live)));
+    }
+    trial.go(racers);
+    wait_for(trial, racers);
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(BackfillWithLiveLookups);
+
+}  // namespace orgquake::scenarios

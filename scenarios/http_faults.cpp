@@ -1,0 +1,106 @@
+// Stripe and LiteLLM misbehave: errors before applying, timeouts, and the
+// worst kind, requests applied but answered with an error or never answered
+// (the client cannot tell it happened). Clients keep looking users up, so
+// each failed migration is retried by a later lookup; every retry must
+// converge without creating a second customer, team, membership or key.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+struct PlannedFault {
+  std::string service;
+  fakes::FaultSpec spec;
+};
+
+fakes::FaultSpec fault(std::string method, std::string path, fakes::FaultKind kind,
+                       fakes::FaultTrigger trigger, int status = 500, std::int64_t delay_ms = 0) {
+  fakes::FaultSpec spec;
+  spec.method = std::move(method);
+  spec.path = std::move(path);
+  spec.kind = kind;
+  spec.status = status;
+  spec.delay_ms = delay_ms;
+  spec.trigger = trigger;
+  return spec;
+}
+
+/// The catalogue: every kind of failure the migrator's HTTP steps must
+/// survive, on the routes where each hurts most. `first` counts come from
+/// the seed, so trials differ in which request meets which fault.
+std::vector<PlannedFault> plan_faults(Rng rng) {
+  using fakes::FaultKind;
+  auto first = [&](std::uint64_t most) {
+    return fakes::FaultTrigger{1 + rng.below(most), 0, 1.0, 0};
+  };
+  return {
+      {"litellm", fault("POST", "/team/new", FaultKind::status, first(3), 500)},
+      {"litellm", fault("POST", "/team/member_add", FaultKind::apply_then_500, first(2))},
+      {"litellm", fault("POST", "/key/update", FaultKind::apply_then_reset, first(2))},
+      {"litellm", fault("POST", "/user/update", FaultKind::apply_then_hold, first(1))},
+      {"litellm", fault("GET", "/user/info", FaultKind::delay, {0, 0, 0.3, 0}, 200, 40)},
+      {"stripe", fault("POST", "/v1/customers/*", FaultKind::apply_then_reset, first(2))},
+      {"stripe", fault("POST", "/v1/subscriptions/*", FaultKind::status, {0, 3, 1.0, 2}, 503)},
+      {"stripe", fault("POST", "/v1/customers", FaultKind::apply_then_500, first(1))},
+  };
+}
+
+class HttpFaults : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "http_faults"; }
+  std::string_view description() const override {
+    return "Stripe and LiteLLM errors, timeouts, and applied-but-lost responses while clients "
+           "retry";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"rounds", 3, "times each client goes through the users", 1, 100, {}},
+            {"http_timeout_ms",
+             500,
+             "how long an API call may take before it times out",
+             50,
+             60000,
+             {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    const auto users = trial.choose_users(static_cast<int>(o.integer("users")), "users");
+    const auto faults = plan_faults(trial.rng("faults"));
+    for (const auto& f : faults) {
+      trial.plan(
+          {{"kind", "http_fault"}, {"service", f.service}, {"fault", fakes::to_json(f.spec)}});
+    }
+    for (const auto& f : faults) trial.add_http_fault(f.service, f.spec);
+
+    const int workers = static_cast<int>(o.integer("workers"));
+    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 4);
+    std::vector<int> started;
+    for (int w = 0; w < workers; ++w) {
+      engine::WorkerOptions options;
+      options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
+      for (int c = 0; c < clients; ++c) {
+        engine::ClientPlan client;
+        const auto start = static_cast<std::size_t>(w * clients + c);
+        for (int r = 0; r < o.integer("rounds"); ++r) {
+          for (std::size_t i = 0; i < users.size(); ++i) {
+            client.ops.push_back(
+                trial.operation(history::op_lookup, users[(start + i) % users.size()]));
+          }
+        }
+        options.clients.push_back(std::move(client));
+      }
+      started.push_back(trial.start_worker(std::move(options)));
+    }
+    trial.go(started);
+    wait_for(trial, started);
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(HttpFaults);
+
+}  // namespace orgquake::scenarios

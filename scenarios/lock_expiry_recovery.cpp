@@ -1,0 +1,65 @@
+// A lock holder dies: for each of a few points inside the locked section,
+// a worker is killed (SIGKILL) there while holding a user's lock, and a
+// fresh lookup of that user is started at once. It must wait for the lease
+// to run out (it cannot take a live lock) and then succeed within the TTL
+// plus the recovery bound, which the lock_expiry_recovery invariant checks.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+const std::vector<std::string>& kill_points() {
+  static const std::vector<std::string> points = {"lock.after_acquire", "migrate.after_org_insert",
+                                                  "migrate.after_litellm_team_new"};
+  return points;
+}
+
+class LockExpiryRecovery : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "lock_expiry_recovery"; }
+  std::string_view description() const override {
+    return "the lock holder dies; the next lookup must succeed within TTL plus a bound";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"holders", 2, "holders killed, one after another, each at its own point", 1, 3, {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    const auto holders = static_cast<std::size_t>(o.integer("holders"));
+    const auto users = trial.choose_users(static_cast<int>(holders), "holders");
+    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
+    const auto wait = trial.lock_ttl() + std::chrono::milliseconds(o.integer("recovery_bound_ms"));
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      const auto& point = kill_points()[i % kill_points().size()];
+      trial.plan({{"kind", "kill_holder"}, {"failpoint", point}, {"user", users[i]}});
+    }
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      const auto& user = users[i];
+      const auto& point = kill_points()[i % kill_points().size()];
+      trial.on_hit(point, [&trial, user](const engine::HitInfo& hit) {
+        trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
+        return engine::HitDecision::crash;
+      });
+      engine::WorkerOptions holder;
+      holder.gated = {point};
+      holder.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+      const int worker = trial.run_worker(std::move(holder));
+      if (!trial.wait_until([&] { return trial.worker_finished(worker); }, timeout) ||
+          trial.fired(point) == 0) {
+        throw std::runtime_error(fmt::format("the holder of {} never reached {}", user, point));
+      }
+      // At once: the next lookup meets the dead holder's lock.
+      wait_for(trial, {lookup_once(trial, {user}, wait)});
+    }
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(LockExpiryRecovery);
+
+}  // namespace orgquake::scenarios

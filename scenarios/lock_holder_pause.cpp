@@ -1,0 +1,74 @@
+// A lock holder stalls past its lease: worker A reaches the commit of a
+// user's migration holding the lock and is stopped there (SIGSTOP, as a GC
+// pause or a frozen VM stops a replica). Once the lease has expired,
+// worker B looks the user up, takes the lock and migrates. Then A resumes
+// and tries to commit its stale work: the fencing token must refuse it.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+class LockHolderPause : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "lock_holder_pause"; }
+  std::string_view description() const override {
+    return "the lock holder is stopped past its TTL; another client takes the lock and "
+           "migrates; the first resumes";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"pause_at",
+             "migrate.before_commit",
+             "failpoint where the holder is stopped",
+             {},
+             {},
+             {"migrate.before_commit", "migrate.after_org_insert", "migrate.after_journal",
+              "migrate.after_litellm_team_new", "lookup.after_lock_acquire"}},
+            {"overstay_ms", 300, "how long past the TTL the holder stays stopped", 0, 600000, {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    const std::string pause_at = o.string("pause_at");
+    const auto user = trial.choose_users(1, "holder")[0];
+    const auto stopped_for = trial.lock_ttl() + std::chrono::milliseconds(o.integer("overstay_ms"));
+    trial.plan({{"kind", "pause_holder"},
+                {"failpoint", pause_at},
+                {"user", user},
+                {"stopped_ms", stopped_for.count()}});
+
+    int holder = -1;
+    trial.on_hit(pause_at, [&](const engine::HitInfo& hit) {
+      trial.pause_worker(hit.worker, trial.lock_held(user) ? user : "");
+      return engine::HitDecision::proceed;  // read once the holder runs again
+    });
+    engine::WorkerOptions first;
+    first.gated = {pause_at};
+    first.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+    holder = trial.run_worker(std::move(first));
+    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
+    if (!trial.wait_until(
+            [&] { return trial.fired(pause_at) > 0 || trial.worker_finished(holder); }, timeout)) {
+      throw std::runtime_error("the holder never reached " + pause_at);
+    }
+    if (trial.fired(pause_at) == 0) {
+      throw std::runtime_error(
+          fmt::format("the holder's lookup of {} ended before {}", user, pause_at));
+    }
+    trial.sleep(stopped_for);
+    // The lease is gone: a second replica serves the user meanwhile.
+    const int second =
+        lookup_once(trial, {user}, std::chrono::milliseconds(o.integer("lock_max_wait_ms")));
+    wait_for(trial, {second});
+    trial.resume_worker(holder);
+    wait_for(trial, {holder});
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(LockHolderPause);
+
+}  // namespace orgquake::scenarios

@@ -1,0 +1,167 @@
+// All faults at once, every choice drawn from the seed: first a few lock
+// holders killed or stopped inside the locked section (one after another,
+// so their order replays exactly), then duplicate lookups racing under
+// HTTP faults of random kinds and rates, backend kills at random moments,
+// and, with the embedded Redis, an outage.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+const std::vector<std::string>& locked_points() {
+  static const std::vector<std::string> points = {"lock.after_acquire",
+                                                  "lookup.after_lock_acquire",
+                                                  "migrate.after_journal",
+                                                  "migrate.after_litellm_team_new",
+                                                  "migrate.after_litellm_key_move",
+                                                  "migrate.after_stripe_customer_update",
+                                                  "migrate.after_org_insert",
+                                                  "migrate.before_commit"};
+  return points;
+}
+
+const std::vector<std::pair<std::string, std::string>>& routes() {
+  static const std::vector<std::pair<std::string, std::string>> all = {
+      {"litellm", "/team/new"},      {"litellm", "/team/member_add"},
+      {"litellm", "/key/update"},    {"litellm", "/user/update"},
+      {"stripe", "/v1/customers/*"}, {"stripe", "/v1/subscriptions/*"}};
+  return all;
+}
+
+class RandomMix : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "random_mix"; }
+  std::string_view description() const override {
+    return "every kind of fault, kinds, rates and moments drawn from the seed";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"holder_faults", 2, "lock holders killed or stopped in the first part", 0, 8, {}},
+            {"http_timeout_ms",
+             500,
+             "how long an API call may take before it times out",
+             50,
+             60000,
+             {}},
+            {"redis_outage", true, "include a Redis outage (embedded Redis only)", {}, {}, {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    Rng rng = trial.rng("mix");
+    const auto users = trial.choose_users(static_cast<int>(o.integer("users")) + 8, "users");
+    const auto holder_faults =
+        std::min<std::size_t>(static_cast<std::size_t>(o.integer("holder_faults")), users.size());
+
+    // Part one: holders, with their own users so that nothing else reaches them.
+    struct HolderFault {
+      std::string user, failpoint;
+      bool crash;
+    };
+    std::vector<HolderFault> holders;
+    for (std::size_t i = 0; i < holder_faults; ++i) {
+      holders.push_back(
+          {users[i], locked_points()[rng.below(locked_points().size())], rng.chance(0.5)});
+      trial.plan({{"kind", holders.back().crash ? "kill_holder" : "pause_holder"},
+                  {"failpoint", holders.back().failpoint},
+                  {"user", holders.back().user}});
+    }
+    // Part two: the storm.
+    const std::vector<std::string> crowd(users.begin() + static_cast<long>(holder_faults),
+                                         users.end());
+    std::vector<std::pair<std::string, fakes::FaultSpec>> http;
+    for (const auto& [service, path] : routes()) {
+      if (!rng.chance(0.6)) continue;
+      static const fakes::FaultKind kinds[] = {
+          fakes::FaultKind::status, fakes::FaultKind::reset, fakes::FaultKind::apply_then_reset,
+          fakes::FaultKind::apply_then_500, fakes::FaultKind::apply_then_hold};
+      fakes::FaultSpec spec;
+      spec.method = "POST";
+      spec.path = path;
+      spec.kind = kinds[rng.below(std::size(kinds))];
+      spec.status = 503;
+      spec.trigger.probability = 0.05 + 0.25 * rng.unit();
+      spec.trigger.times = 1 + rng.below(3);
+      http.emplace_back(service, spec);
+      trial.plan({{"kind", "http_fault"}, {"service", service}, {"fault", fakes::to_json(spec)}});
+    }
+    std::vector<std::int64_t> kill_gaps;
+    for (std::uint64_t i = 0, n = rng.below(4); i < n; ++i)
+      kill_gaps.push_back(10 + rng.between(0, 60));
+    trial.plan({{"kind", "backend_kills"}, {"gaps_ms", kill_gaps}});
+    const bool outage = o.boolean("redis_outage") && rng.chance(0.5);
+    const auto outage_at = std::chrono::milliseconds(20 + rng.between(0, 80));
+    if (outage)
+      trial.plan({{"kind", "redis_outage"}, {"after_ms", outage_at.count()}, {"duration_ms", 300}});
+
+    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
+    const auto recovery =
+        trial.lock_ttl() + std::chrono::milliseconds(o.integer("recovery_bound_ms"));
+    for (const auto& h : holders) {
+      trial.on_hit(h.failpoint, [&trial, h](const engine::HitInfo& hit) {
+        const std::string held = trial.lock_held(h.user) ? h.user : "";
+        if (h.crash) {
+          trial.kill_worker(hit.worker, held);
+          return engine::HitDecision::crash;
+        }
+        trial.pause_worker(hit.worker, held);
+        return engine::HitDecision::proceed;
+      });
+      engine::WorkerOptions holder;
+      holder.gated = {h.failpoint};
+      holder.clients.push_back({{trial.operation(history::op_lookup, h.user)}, 0});
+      const int worker = trial.run_worker(std::move(holder));
+      if (!trial.wait_until(
+              [&] { return trial.fired(h.failpoint) > 0 || trial.worker_finished(worker); },
+              timeout)) {
+        throw std::runtime_error("no progress at " + h.failpoint);
+      }
+      if (trial.fired(h.failpoint) == 0) trial.skip(h.failpoint);
+      wait_for(trial, {lookup_once(trial, {h.user}, recovery)});
+      trial.resume_worker(worker);
+      wait_for(trial, {worker});
+      trial.on_hit(h.failpoint, nullptr);
+    }
+
+    for (const auto& [service, spec] : http) trial.add_http_fault(service, spec);
+    const int workers = static_cast<int>(o.integer("workers"));
+    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
+    std::vector<int> fleet;
+    for (int w = 0; w < workers; ++w) {
+      engine::WorkerOptions options;
+      options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
+      for (int c = 0; c < clients; ++c) {
+        engine::ClientPlan client;
+        for (int r = 0; r < 3; ++r) {
+          for (std::size_t i = 0; i < crowd.size(); ++i) {
+            client.ops.push_back(
+                trial.operation(history::op_lookup, crowd[(c + i) % crowd.size()]));
+          }
+        }
+        client.start_delay_ms = c * 2;
+        options.clients.push_back(std::move(client));
+      }
+      fleet.push_back(trial.start_worker(std::move(options)));
+    }
+    trial.go(fleet);
+    if (outage) {
+      trial.sleep(outage_at);
+      trial.stop_redis();
+      trial.sleep(std::chrono::milliseconds(300));
+      trial.start_redis();
+    }
+    for (const auto gap : kill_gaps) {
+      trial.sleep(std::chrono::milliseconds(gap));
+      trial.kill_backends();
+    }
+    wait_for(trial, fleet);
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(RandomMix);
+
+}  // namespace orgquake::scenarios

@@ -1,0 +1,45 @@
+// Stripe's search lags its writes by seconds. Duplicate lookups of users
+// without a Stripe customer race while search is stale: a migrator that
+// dedupes customers by "search before create" makes two; one that creates
+// with an Idempotency-Key derived from the org makes one.
+#include <fmt/format.h>
+
+#include "harness/engine/scenario.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+class StripeSearchLag : public engine::Scenario {
+ public:
+  std::string_view name() const override { return "stripe_search_lag"; }
+  std::string_view description() const override {
+    return "Stripe search lags writes while duplicate lookups race";
+  }
+  std::vector<engine::OptionSpec> options() const override {
+    return {{"lag_ms", 2000, "how far Stripe search lags behind writes", 0, 600000, {}}};
+  }
+
+  void run(engine::Trial& trial) const override {
+    const auto& o = trial.options();
+    auto users = users_with(trial, world::EdgeCase::no_stripe_customer);
+    const auto wanted = static_cast<std::size_t>(o.integer("users"));
+    if (users.size() > wanted) users.resize(wanted);
+    for (const auto& user : trial.choose_users(static_cast<int>(wanted), "users")) {
+      if (users.size() >= wanted) break;
+      if (std::find(users.begin(), users.end(), user) == users.end()) users.push_back(user);
+    }
+    const auto lag = std::chrono::milliseconds(o.integer("lag_ms"));
+    trial.plan({{"kind", "stripe_search_lag"}, {"lag_ms", lag.count()}, {"users", users}});
+    trial.set_stripe_search_lag(lag);
+    const int workers = std::max<int>(2, static_cast<int>(o.integer("workers")) / 2);
+    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
+    wait_for(trial, start_lookup_fleet(trial, workers, clients, users, 1, 0));
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(StripeSearchLag);
+
+}  // namespace orgquake::scenarios
