@@ -5,6 +5,7 @@
 #include "fakes/ledger.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
+#include "harness/history/history.hpp"
 #include "harness/world/world.hpp"
 #include "migrator/io/pg_connection.hpp"
 
@@ -30,12 +31,18 @@ StripeSnapshot snapshot(fakes::StripeFake& stripe);
 LiteLlmSnapshot snapshot(fakes::LitellmFake& litellm);
 
 /// Everything an invariant judges: the fixture world as it was generated
-/// (the "before"), the trial database, and the fakes' end state and ledgers.
+/// (the "before"), the trial database, the fakes' end state and ledgers, and
+/// the trial's history.
 struct ObservedWorld {
   const world::World& fixture;
   io::PgConnection& database;
   StripeSnapshot stripe;
   LiteLlmSnapshot litellm;
+  /// The operations, faults and phases of the trial, finished (time order).
+  /// Null when the caller has no history, e.g. a check of a bare database:
+  /// the invariants that judge the history then say unknown. Last, so that
+  /// callers without one may leave it out.
+  const history::History* history = nullptr;
 };
 
 }  // namespace orgquake::invariants

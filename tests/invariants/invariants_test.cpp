@@ -1,9 +1,11 @@
 #define BOOST_TEST_MODULE orgquake invariants
+#include <chrono>
 #include <functional>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "harness/history/history.hpp"
 #include "invariants/invariant.hpp"
 #include "migrator/io/http_client.hpp"
 #include "tests/migrator/migration_fixture.hpp"
@@ -14,22 +16,67 @@ using world::EdgeCase;
 
 namespace {
 
-// A world migrated by the reference migrator, but for one user left unmigrated.
+// A world migrated by the reference migrator, but for one user left unmigrated,
+// with the history of those lookups (and of a liveness phase that looks each
+// migrated user up again) recorded as the engine records it, so that the
+// history-based invariants judge real lookups too.
 struct MigratedWorld {
   test::MigrationFixture fixture{12, 404};
   const world::LegacyUser* unmigrated = nullptr;
+  history::History history;
   MigratedWorld() {
     auto client = fixture.connect();
     auto ctx = client->context(1);
     auto migrator = migrator::make_reference_migrator();
+    const auto start = std::chrono::steady_clock::now();
+    const auto now = [&] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+          .count();
+    };
+    std::int64_t next_op = 0;
+    const auto lookup = [&](const std::string& user_id, std::string_view phase) {
+      history::Event invoke{.type = history::EventType::invoke,
+                            .time_ns = now(),
+                            .worker = 0,
+                            .client = 0,
+                            .op = next_op++,
+                            .kind = std::string(history::op_lookup),
+                            .user = user_id,
+                            .phase = std::string(phase)};
+      const auto loaded = migrator->get_user_verified(ctx, user_id, {});
+      BOOST_REQUIRE(loaded.personal_org);
+      auto ok = invoke;
+      ok.type = history::EventType::ok;
+      ok.time_ns = now();
+      ok.value = {{"org_id", loaded.personal_org->id}, {"verified", true}, {"lock_waits", 0}};
+      history.add(std::move(invoke));
+      history.add(std::move(ok));
+    };
+    const auto phase = [&](std::string_view name, nlohmann::json value) {
+      history::Event event;
+      event.type = history::EventType::phase;
+      event.time_ns = now();
+      event.kind = name;
+      event.value = std::move(value);
+      history.add(std::move(event));
+    };
+
+    phase(history::phase_run, nlohmann::json::object());
+    std::vector<std::string> migrated_ids;
     for (const auto& user : fixture.world().users) {
       if (unmigrated == nullptr && user.edge_cases == EdgeCase::none) {
         unmigrated = &user;
         continue;
       }
-      migrator->get_user_verified(ctx, user.user_id, {});
+      lookup(user.user_id, history::phase_run);
+      migrated_ids.push_back(user.user_id);
     }
     if (unmigrated == nullptr) unmigrated = &fixture.world().users.back();
+    phase(history::phase_heal, nlohmann::json::object());
+    phase(history::phase_liveness, {{"users", migrated_ids}, {"bound_ms", 10000}});
+    for (const auto& user_id : migrated_ids) lookup(user_id, history::phase_liveness);
+    history.finish();
   }
   const world::LegacyUser& migrated(EdgeCase flag = EdgeCase::subscription) const {
     return fixture.user_with(flag);
@@ -39,7 +86,7 @@ struct MigratedWorld {
     BOOST_REQUIRE_MESSAGE(invariant != nullptr, "no invariant " << name);
     invariants::ObservedWorld observed{fixture.world(), fixture.pg(),
                                        invariants::snapshot(fixture.stripe()),
-                                       invariants::snapshot(fixture.litellm())};
+                                       invariants::snapshot(fixture.litellm()), &history};
     return invariant->check(observed);
   }
   // A request to a fake, as some other service (or a bug) would make it.

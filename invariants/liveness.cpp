@@ -1,0 +1,196 @@
+// Safety is cheap if nothing ever succeeds: after the faults heal, every user
+// the trial hurt (the liveness phase names them) must come back, with a
+// lookup in the liveness phase that completes ok, verified, within the bound.
+// Catches locks that never expire, poisoned half-migrations a retry cannot
+// finish, and a migrator that fails safe forever.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "invariants/invariant.hpp"
+
+namespace orgquake::invariants {
+namespace {
+
+using history::Event;
+using history::EventType;
+
+constexpr int max_evidence = 20;
+constexpr std::size_t max_ops_per_evidence = 10;
+
+// One operation: its invoke and its completion, paired in one pass, because
+// History::completion_of() scans the whole history on every call.
+struct Operation {
+  const Event* invoke = nullptr;
+  const Event* completion = nullptr;
+  const Event& first() const { return invoke != nullptr ? *invoke : *completion; }
+};
+
+bool is_completion(EventType type) {
+  return type == EventType::ok || type == EventType::fail || type == EventType::info;
+}
+
+std::vector<Operation> operations_of(const history::History& history) {
+  std::vector<Operation> ops;
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (const auto& event : history.events()) {
+    if (event.op < 0 || (event.type != EventType::invoke && !is_completion(event.type))) continue;
+    const auto [it, fresh] = index.try_emplace(event.op, ops.size());
+    if (fresh) ops.emplace_back();
+    auto& op = ops[it->second];
+    auto& slot = event.type == EventType::invoke ? op.invoke : op.completion;
+    if (slot == nullptr) slot = &event;
+  }
+  return ops;
+}
+
+nlohmann::json to_json(const Operation& op) {
+  return {{"invoke", op.invoke ? op.invoke->to_json() : nlohmann::json()},
+          {"completion", op.completion ? op.completion->to_json() : nlohmann::json()}};
+}
+
+std::string string_field(const nlohmann::json& value, const char* key) {
+  const auto it = value.find(key);
+  return it != value.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string seconds(std::int64_t ns) {
+  auto text = fmt::format("{:.3f}", static_cast<double>(ns) / 1e9);
+  while (text.back() == '0' && text[text.size() - 2] != '.') text.pop_back();
+  return text + " s";
+}
+
+// The evidence caps at max_evidence entries, so that a broken run of 10k
+// operations still makes a report a person can read; the count of the rest
+// stays in the summary and in a last entry.
+class CappedVerdict {
+ public:
+  explicit CappedVerdict(std::string rule) : rule_(rule), builder_(std::move(rule)) {}
+  void violation(std::string what, nlohmann::json data) {
+    if (++found_ <= max_evidence) builder_.violation(std::move(what), std::move(data));
+  }
+  Verdict finish(const std::string& checked) const {
+    auto verdict = builder_.finish(checked);
+    if (found_ > max_evidence) {
+      const int omitted = found_ - max_evidence;
+      verdict.summary = fmt::format("{}: {} violations among {}; first: {}", rule_, found_, checked,
+                                    verdict.evidence.front().what);
+      verdict.evidence.push_back(
+          {fmt::format("{} more violations are not listed", omitted), {{"omitted", omitted}}});
+    }
+    return verdict;
+  }
+
+ private:
+  std::string rule_;
+  VerdictBuilder builder_;
+  int found_ = 0;
+};
+
+// Why `op` does not show the user back, or "" when it does.
+std::string shortfall(const Operation& op, std::int64_t bound_ns) {
+  const auto& first = op.first();
+  const auto who =
+      fmt::format("op {} (worker {}, client {})", first.op, first.worker, first.client);
+  if (op.invoke == nullptr) return who + " has no invoke in the history";
+  if (op.completion == nullptr) return who + " never completed";
+  const auto& end = *op.completion;
+  const auto error = [&] {
+    const auto type = string_field(end.value, "error");
+    const auto message = string_field(end.value, "message");
+    if (type.empty()) return message.empty() ? std::string("no error recorded") : message;
+    return message.empty() ? type : type + ": " + message;
+  };
+  if (end.type == EventType::fail) return who + " failed with " + error();
+  if (end.type == EventType::info) return who + " ended with its outcome unknown (" + error() + ")";
+  const auto verified = end.value.find("verified");
+  if (verified == end.value.end() || !verified->is_boolean() || !verified->get<bool>())
+    return who + " completed ok but unverified";
+  const auto took = end.time_ns - op.invoke->time_ns;
+  if (took > bound_ns) return fmt::format("{} took {}", who, seconds(took));
+  return "";
+}
+
+class Liveness final : public Invariant {
+ public:
+  std::string_view name() const override { return "liveness"; }
+  std::string_view description() const override {
+    return "after faults heal, every affected user comes back verified within a bound";
+  }
+
+  Verdict check(const ObservedWorld& world) const override {
+    if (world.history == nullptr) return Verdict::unknown("liveness: no history recorded");
+    const auto& events = world.history->events();
+    const auto phase = std::find_if(events.begin(), events.end(), [](const Event& e) {
+      return e.type == EventType::phase && e.kind == history::phase_liveness;
+    });
+    if (phase == events.end())
+      return Verdict::unknown("liveness: the trial recorded no liveness phase");
+    const auto users = phase->value.find("users");
+    const auto bound = phase->value.find("bound_ms");
+    if (users == phase->value.end() || !users->is_array() || bound == phase->value.end() ||
+        !bound->is_number()) {
+      return Verdict::unknown("liveness: the liveness phase event lacks its users or bound_ms: " +
+                              phase->to_json().dump());
+    }
+    const auto bound_ns = std::llround(bound->get<double>() * 1e6);
+
+    const auto ops = operations_of(*world.history);
+    std::unordered_map<std::string, std::vector<const Operation*>> by_user;
+    for (const auto& op : ops) {
+      const auto& first = op.first();
+      if (first.phase == history::phase_liveness && !first.user.empty())
+        by_user[first.user].push_back(&op);
+    }
+
+    CappedVerdict verdict("liveness");
+    std::set<std::string> seen;
+    for (const auto& entry : *users) {
+      if (!entry.is_string()) continue;
+      const auto user = entry.get<std::string>();
+      if (!seen.insert(user).second) continue;
+      const auto& tried = by_user[user];
+      if (tried.empty()) {
+        verdict.violation(
+            fmt::format("user {} had no operation in the liveness phase", user),
+            {{"user", user}, {"bound_ms", bound->get<double>()}, {"phase", phase->to_json()}});
+        continue;
+      }
+      // One lookup that came back is enough: a retry that succeeds is the
+      // user coming back.
+      std::vector<std::string> reasons;
+      for (const auto* op : tried) {
+        auto why = shortfall(*op, bound_ns);
+        if (why.empty()) {
+          reasons.clear();
+          break;
+        }
+        reasons.push_back(std::move(why));
+      }
+      if (reasons.empty()) continue;
+      auto ops_json = nlohmann::json::array();
+      for (std::size_t i = 0; i < tried.size() && i < max_ops_per_evidence; ++i)
+        ops_json.push_back(to_json(*tried[i]));
+      const auto shown = std::min<std::size_t>(reasons.size(), 3);
+      auto listed = fmt::format("{}", fmt::join(reasons.begin(), reasons.begin() + shown, "; "));
+      if (reasons.size() > shown) listed += fmt::format("; and {} more", reasons.size() - shown);
+      verdict.violation(fmt::format("user {} did not come back verified within {} after the "
+                                    "faults healed: {}",
+                                    user, seconds(bound_ns), listed),
+                        {{"user", user},
+                         {"bound_ms", bound->get<double>()},
+                         {"count", tried.size()},
+                         {"ops", ops_json}});
+    }
+    return verdict.finish(
+        fmt::format("{} user{} in the liveness phase", seen.size(), seen.size() == 1 ? "" : "s"));
+  }
+};
+
+}  // namespace
+ORGQUAKE_REGISTER_INVARIANT(Liveness);
+}  // namespace orgquake::invariants
