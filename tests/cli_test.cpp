@@ -1,9 +1,11 @@
 #define BOOST_TEST_MODULE orgquake command line
 #include <filesystem>
+#include <fstream>
 #include <sys/mount.h>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/process_runner.hpp"
 #include "tests/support/shared_services.hpp"
@@ -53,6 +55,15 @@ BOOST_DATA_TEST_CASE(is_one_line_and_exit_code_2,
                          {"run", "--pg-url", "mysql://root@localhost/db"},
                          {"run", "--pg-url", "postgresql://localhost:99999/db"},
                          {"run", "--redis-url", "redis://:0"},
+                         {"run", "--suite", "nope"},
+                         {"run", "--suite", "ci", "--spec", "ci.toml"},
+                         {"run", "--spec", "/nonexistent/suite.toml"},
+                         {"run", "--scenario", "nope"},
+                         {"run", "--suite", "smoke", "--scenario", "redis_outage"},
+                         {"run", "--migrator", "nope"},
+                         {"repro", "/nonexistent/run"},
+                         {"repro"},
+                         {"list", "--bogus"},
                          {"services", "up", "--pg-url", "postgresql://h/db", "--pg-port", "5000"},
                          {"services", "up", "--pg-port", "70000"},
                          {"services", "down"},
@@ -131,24 +142,72 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_one_line_and_leaves_nothing,
 
 BOOST_AUTO_TEST_SUITE(run_command, *boost::unit_test::precondition(test::services_available()))
 
-BOOST_AUTO_TEST_CASE(brings_services_up_builds_the_world_clones_and_cleans_up) {
+namespace {
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << path);
+  return nlohmann::json::parse(in);
+}
+
+const nlohmann::json& trial_of(const nlohmann::json& results, const std::string& scenario) {
+  for (const auto& trial : results.at("trials")) {
+    if (trial.at("scenario") == scenario) return trial;
+  }
+  BOOST_FAIL("no trial of " << scenario);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+// The smoke suite end to end: the race really happens, the verdict is valid,
+// the four files are written, nothing is left running, and the same seed
+// plans the same faults and orders the same failpoint decisions.
+BOOST_AUTO_TEST_CASE(smoke_suite_is_valid_reproducible_and_cleans_up) {
   PrivateRuntime runtime;
-  const auto result = test::run_orgquake({"run", "--seed", "7", "--trials", "2", "--users", "120"},
-                                         runtime.environment());
-  BOOST_TEST_INFO("stderr: " << result.err);
+  test::TemporaryDirectory out;
+  const auto first_dir = fs::path(out.path()) / "first";
+  const auto result =
+      test::run_orgquake({"run", "--suite", "smoke", "--seed", "7", "--out", first_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
   BOOST_TEST(result.exit_code == 0);
-  BOOST_TEST(result.out.find("seed 7") != std::string::npos);
-  BOOST_TEST(result.out.find("120 users") != std::string::npos);
-  BOOST_TEST(result.out.find("2 isolated clones") != std::string::npos);
+  BOOST_TEST(result.out.find("verdict valid") != std::string::npos);
   BOOST_TEST(runtime.leftovers() == 0u);
-  // The same seed describes the same world.
-  const auto again = test::run_orgquake({"run", "--seed", "7", "--trials", "1", "--users", "120"});
-  auto digest_of = [](const std::string& out) {
-    auto pos = out.find("digest ");
-    return pos == std::string::npos ? std::string() : out.substr(pos + 7, 16);
-  };
-  BOOST_TEST(!digest_of(result.out).empty());
-  BOOST_TEST(digest_of(result.out) == digest_of(again.out));
+  for (const char* file : {"results.json", "junit.xml", "history.jsonl", "report.html"}) {
+    BOOST_TEST(fs::is_regular_file(first_dir / file), file);
+  }
+  const auto first = read_json(first_dir / "results.json");
+  BOOST_TEST(first.at("seed").get<std::uint64_t>() == 7u);
+  BOOST_TEST(first.at("verdict") == "valid");
+  const auto& race = trial_of(first, "concurrent_duplicate_lookups");
+  BOOST_TEST(race.at("stats").at("max_concurrent_lookups").get<int>() >= 64);
+  BOOST_TEST(race.at("stats").at("lock_waits").get<int>() > 0);
+  const auto& expiry = trial_of(first, "lock_expiry_recovery");
+  BOOST_TEST(expiry.at("stats").at("crashes").get<int>() > 0);
+  BOOST_TEST(!expiry.at("failpoint_order").empty());
+
+  const auto second_dir = fs::path(out.path()) / "second";
+  const auto again =
+      test::run_orgquake({"run", "--suite", "smoke", "--seed", "7", "--out", second_dir.string()},
+                         runtime.environment());
+  BOOST_TEST(again.exit_code == 0);
+  const auto second = read_json(second_dir / "results.json");
+  BOOST_REQUIRE(second.at("trials").size() == first.at("trials").size());
+  for (std::size_t i = 0; i < first.at("trials").size(); ++i) {
+    BOOST_TEST(first["trials"][i]["seed"] == second["trials"][i]["seed"]);
+    BOOST_TEST(first["trials"][i]["fault_plan"] == second["trials"][i]["fault_plan"]);
+    BOOST_TEST(first["trials"][i]["failpoint_order"] == second["trials"][i]["failpoint_order"]);
+  }
+
+  // repro replays a chosen trial and says whether its plan and order matched.
+  const auto replay =
+      test::run_orgquake({"repro", first_dir.string(), "--trial", "1"}, runtime.environment());
+  BOOST_TEST_INFO("stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 0);
+  BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
+  BOOST_TEST(replay.out.find("failpoint order: same") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

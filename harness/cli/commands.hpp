@@ -17,6 +17,10 @@ void add_run_command(CLI::App& app, Action& action);
 void add_services_command(CLI::App& app, Action& action);
 void add_fake_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_list_command(CLI::App& app, Action& action);
+void add_repro_command(CLI::App& app, Action& action);
+/// The hidden `orgquake worker` that the controller starts for each worker process.
+void add_worker_command(CLI::App& app, Action& action);
 
 /// A seed as given on the command line; throws UsageError unless it is a
 /// whole number that fits 64 bits.

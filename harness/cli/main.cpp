@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   orgquake::cli::add_services_command(app, action);
   orgquake::cli::add_fake_command(app, action);
   orgquake::cli::add_bench_command(app, action);
+  orgquake::cli::add_list_command(app, action);
+  orgquake::cli::add_repro_command(app, action);
+  orgquake::cli::add_worker_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,126 +1,106 @@
-#include <algorithm>
+// orgquake run: the chaos engine's main job. Runs a suite's trials against a
+// migrator, writes results.json, junit.xml, history.jsonl and report.html,
+// and exits 0 (valid), 1 (invalid) or 2 (unknown, or a harness error).
 #include <charconv>
 #include <chrono>
+#include <ctime>
 #include <random>
 
 #include <fmt/format.h>
-#include <pqxx/pqxx>
 
 #include "harness/cli/commands.hpp"
+#include "harness/cli/run_output.hpp"
 #include "harness/core/error.hpp"
-#include "harness/core/interrupt.hpp"
-#include "harness/db/trial_database.hpp"
-#include "harness/services/interlock.hpp"
-#include "harness/services/services.hpp"
-#include "harness/world/world.hpp"
+#include "harness/engine/controller_run.hpp"
+#include "harness/engine/scenario.hpp"
+#include "harness/engine/suite_spec.hpp"
 
 namespace orgquake::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 struct RunOptions {
+  std::optional<std::string> suite;
+  std::optional<std::string> spec_file;
+  std::optional<std::string> scenario;
   std::optional<std::string> seed;  ///< digits; parsed by parse_seed()
-  int trials = 3;
-  int users = 1000;
+  std::optional<int> trials;
+  std::optional<int> users;
+  std::optional<std::string> migrator;
+  std::optional<std::string> out;
   services::ServicesOptions services;
 };
 
-std::chrono::microseconds since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t);
+std::string scenario_names() {
+  std::string names;
+  for (const auto& s : engine::all_scenarios()) {
+    names += (names.empty() ? "" : ", ") + std::string(s->name());
+  }
+  return names;
 }
 
-std::string describe_world(const world::World& w) {
-  std::size_t conversations = 0, customers = 0, subscriptions = 0, keys = 0;
-  for (const auto& u : w.users) {
-    conversations += u.conversations.size();
-    customers += u.stripe_customer_id ? 1 : 0;
-    subscriptions += u.stripe_subscription_id ? 1 : 0;
-    keys += u.keys.size();
-  }
-  std::string edges;
-  for (const auto& info : world::all_edge_cases()) {
-    edges += fmt::format("{}{} {}", edges.empty() ? "" : ", ", info.name, w.count(info.flag));
-  }
-  return fmt::format(
-      "{} users, {} conversations, {} Stripe customers, {} subscriptions, {} LiteLLM keys; "
-      "edge cases: {}",
-      w.users.size(), conversations, customers, subscriptions, keys, edges);
-}
-
-// A trial database must be a faithful copy: the marker (the interlock accepts
-// it) and every world user present.
-void verify_clone(const db::TrialDatabase& trial, std::size_t users) {
-  pqxx::connection connection(trial.url().conninfo());
-  services::require_marker(connection, trial.url());
-  const auto count = pqxx::nontransaction(connection)
-                         .exec("SELECT count(*) FROM user_settings")[0][0]
-                         .as<std::size_t>();
-  if (count != users) {
-    throw EnvironmentError(
-        fmt::format("trial database {} has {} users, the template {}", trial.name(), count, users));
-  }
+std::string default_out_dir(const engine::SuiteSpec& spec, std::uint64_t seed) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return fmt::format("reports/out/{}-{}-{}", stamp, spec.name, seed);
 }
 
 int run(const RunOptions& options) {
-  const std::uint64_t seed = options.seed
-                                 ? parse_seed(*options.seed)
-                                 : std::random_device{}() * 0x100000000ULL + std::random_device{}();
-  // Services first: they validate every URL, and bad input must print nothing but its error.
-  auto services = services::Services::start(options.services);
-  fmt::print("orgquake run: seed {}, {} users, {} trials\n", seed, options.users, options.trials);
-  if (auto* pg = services->embedded_postgres()) {
-    const auto& t = pg->timings();
-    fmt::print("services   postgres embedded at {} ({}; copy {}, start {})\n",
-               services->admin_url().display(),
-               t.cache_built ? "built cluster cache in " + human_duration(t.cache_lookup)
-                             : std::string("cluster cache warm"),
-               human_duration(t.copy), human_duration(t.start));
-  } else {
-    fmt::print("services   postgres external at {}\n", services->admin_url().display());
+  engine::RunRequest request;
+  request.spec = options.spec_file ? engine::load_spec_file(*options.spec_file)
+                                   : engine::load_suite(options.suite.value_or("smoke"));
+  if (options.trials) request.spec.trials = *options.trials;
+  if (options.users) request.spec.users = *options.users;
+  if (options.scenario) {
+    if (engine::find_scenario(*options.scenario) == nullptr) {
+      throw UsageError(fmt::format("--scenario: unknown scenario \"{}\"; scenarios: {}",
+                                   *options.scenario, scenario_names()));
+    }
+    const auto& entries = request.spec.scenarios;
+    if (std::none_of(entries.begin(), entries.end(),
+                     [&](const auto& e) { return e.scenario == *options.scenario; })) {
+      std::string listed;
+      for (const auto& e : entries) listed += (listed.empty() ? "" : ", ") + e.scenario;
+      throw UsageError(fmt::format("--scenario: {} does not list \"{}\"; it has: {}",
+                                   request.spec.source, *options.scenario, listed));
+    }
+    request.scenario = options.scenario;
   }
-  fmt::print("           redis {} at {}; both ready in {}\n",
-             services->embedded_redis() ? "embedded" : "external", services->redis_url().display(),
-             human_duration(services->startup_time()));
-
-  auto t = Clock::now();
-  const world::World world = world::generate({seed, options.users});
-  fmt::print("world      {}\n           digest {}, generated in {}\n", describe_world(world),
-             world.digest(), human_duration(since(t)));
-  throw_if_interrupted();
-
-  auto tpl = db::TemplateDatabase::create(*services, world);
-  fmt::print("template   {} built in {}\n", tpl.name(), human_duration(tpl.build_time()));
-
-  std::vector<std::chrono::microseconds> clone_times;
-  for (int i = 0; i < options.trials; ++i) {
-    throw_if_interrupted();
-    t = Clock::now();
-    db::TrialDatabase trial = tpl.clone();
-    clone_times.push_back(since(t));
-    verify_clone(trial, world.users.size());
-    trial.drop();
-  }
-  std::sort(clone_times.begin(), clone_times.end());
-  fmt::print(
-      "trials     {} isolated clones, each verified and dropped: median {} (min {}, max {})\n",
-      clone_times.size(), human_duration(clone_times[clone_times.size() / 2]),
-      human_duration(clone_times.front()), human_duration(clone_times.back()));
-  fmt::print("note       no scenarios ran: the chaos engine is not built yet\n");
-  return 0;
+  request.seed = options.seed        ? parse_seed(*options.seed)
+                 : request.spec.seed ? *request.spec.seed
+                                     : (static_cast<std::uint64_t>(std::random_device{}()) << 32) |
+                                           std::random_device{}();
+  request.migrator = options.migrator.value_or(request.spec.migrator.value_or("reference"));
+  request.out_dir = options.out.value_or(default_out_dir(request.spec, request.seed));
+  request.services = options.services;
+  return finish_run(engine::run_suite(request), request.out_dir);
 }
 
 }  // namespace
 
 void add_run_command(CLI::App& app, Action& action) {
   auto options = std::make_shared<RunOptions>();
-  auto* run_cmd = app.add_subcommand("run", "Build the fixture world and run trials against it");
+  auto* run_cmd = app.add_subcommand(
+      "run", "Run a suite's scenarios against a migrator and judge the invariants");
+  auto* suite = run_cmd->add_option("--suite", options->suite,
+                                    "Built-in suite: smoke, ci or nightly (default smoke)");
+  run_cmd->add_option("--spec", options->spec_file, "A suite spec file (TOML)")->excludes(suite);
+  run_cmd->add_option("--scenario", options->scenario, "Only this scenario of the suite");
   run_cmd->add_option("--seed", options->seed,
-                      "Seed of every random choice (default: random, printed)");
-  run_cmd->add_option("--trials", options->trials, "Number of trials")
-      ->check(CLI::Range(1, 100000));
-  run_cmd->add_option("--users", options->users, "Legacy users in the fixture world")
+                      "Seed of every random choice (default: the suite's, else random; printed)");
+  run_cmd->add_option("--trials", options->trials, "Trials per scenario (default: the suite's)")
+      ->check(CLI::Range(1, 10000));
+  run_cmd
+      ->add_option("--users", options->users,
+                   "Legacy users in the fixture world (default: the suite's)")
       ->check(CLI::Range(1, 1000000));
+  run_cmd->add_option("--migrator", options->migrator,
+                      "Migrator under test: reference or seed_naive (default reference)");
+  run_cmd->add_option("--out", options->out,
+                      "Directory for results.json, junit.xml, history.jsonl, report.html "
+                      "(default reports/out/<time>-<suite>-<seed>)");
   run_cmd->add_option("--pg-url", options->services.pg_url,
                       "Use this PostgreSQL instead of starting one (or ORGQUAKE_PG_URL)");
   run_cmd->add_option("--redis-url", options->services.redis_url,

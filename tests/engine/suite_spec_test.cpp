@@ -1,0 +1,376 @@
+#define BOOST_TEST_MODULE orgquake suite specs
+#include "harness/engine/suite_spec.hpp"
+
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "harness/core/error.hpp"
+#include "harness/engine/options.hpp"
+#include "harness/engine/scenario.hpp"
+#include "invariants/invariant.hpp"
+
+using namespace orgquake;
+using engine::OptionSpec;
+using nlohmann::json;
+
+namespace {
+
+// Two scenarios of the test's own, so that the suite rules can be exercised
+// without the real scenarios (which need servers to run). Neither runs.
+struct TestAlpha : engine::Scenario {
+  std::string_view name() const override { return "test_alpha"; }
+  std::string_view description() const override { return "first test scenario"; }
+  std::vector<OptionSpec> options() const override {
+    return {{"pause_ms", 1500, "how long the holder pauses", 100.0, 60000.0, {}},
+            {"ratio", 0.5, "share of lookups", 0.0, 1.0, {}},
+            {"mode", "a", "which mode", std::nullopt, std::nullopt, {"a", "b"}}};
+  }
+  void run(engine::Trial&) const override { throw std::logic_error("test scenarios do not run"); }
+};
+
+// Redeclares a common option (clients) with its own default.
+struct TestBeta : engine::Scenario {
+  std::string_view name() const override { return "test_beta"; }
+  std::string_view description() const override { return "second test scenario"; }
+  std::vector<OptionSpec> options() const override {
+    return {{"burst", 3, "lookups per burst", 1.0, 10.0, {}},
+            {"clients", 64, "client fibers per worker", 1.0, 256.0, {}}};
+  }
+  void run(engine::Trial&) const override { throw std::logic_error("test scenarios do not run"); }
+};
+
+engine::SuiteSpec parse(std::string_view toml) {
+  return engine::parse_suite_spec(toml, "spec.toml", "spec");
+}
+
+std::string usage_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected a UsageError");
+  return {};
+}
+
+// The spec's error: one line, from the file, that contains every part.
+void check_error(std::string_view toml, const std::vector<std::string>& parts) {
+  const std::string message = usage_error_of([&] { parse(toml); });
+  BOOST_TEST_CONTEXT("message: " << message) {
+    BOOST_TEST(message.rfind("spec.toml", 0) == 0);
+    BOOST_TEST(message.find('\n') == std::string::npos);
+    for (const auto& part : parts) {
+      BOOST_TEST_INFO("expected part: " << part);
+      BOOST_TEST(message.find(part) != std::string::npos);
+    }
+  }
+}
+
+const OptionSpec& common(std::string_view name) {
+  for (const auto& option : engine::common_options()) {
+    if (option.name == name) return option;
+  }
+  throw std::logic_error("no common option " + std::string(name));
+}
+
+std::string some_invariant() {
+  BOOST_REQUIRE(!invariants::all_invariants().empty());
+  return std::string(invariants::all_invariants().front()->name());
+}
+
+constexpr std::string_view kFull = R"(
+description = "a test suite"
+users = 300
+trials = 3
+seed = 42
+migrator = "seed_naive"
+
+[options]
+workers = 8
+lock_ttl_ms = 2000
+
+[scenarios.test_beta]
+lock_ttl_ms = 3000
+burst = 5
+
+[scenarios.test_alpha]
+ratio = 1
+)";
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(TestAlpha);
+ORGQUAKE_REGISTER_SCENARIO(TestBeta);
+
+BOOST_AUTO_TEST_SUITE(options, *boost::unit_test::label("fast"))
+
+BOOST_AUTO_TEST_CASE(common_options_are_the_documented_ones) {
+  std::vector<std::string> names;
+  for (const auto& option : engine::common_options()) names.push_back(option.name);
+  const std::vector<std::string> expected{
+      "workers",          "clients",           "users",
+      "strategy",         "fast_path",         "lock_ttl_ms",
+      "lock_max_wait_ms", "recovery_bound_ms", "liveness_bound_ms",
+      "run_timeout_ms"};
+  BOOST_TEST(names == expected, boost::test_tools::per_element());
+  BOOST_TEST(common("workers").default_value == json(4));
+  BOOST_TEST(common("strategy").default_value == json("joined"));
+  BOOST_TEST(common("fast_path").default_value == json(true));
+  BOOST_TEST(*common("run_timeout_ms").max == 3600000.0);
+  // Every default passes its own check.
+  for (const auto& option : engine::common_options()) {
+    BOOST_TEST_INFO(option.name);
+    BOOST_TEST(!engine::check_option(option, option.default_value));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(check_option_explains_in_one_line) {
+  BOOST_TEST(*engine::check_option(common("workers"), json("four")) ==
+             R"(workers: expected an integer from 1 to 32, got "four")");
+  BOOST_TEST(*engine::check_option(common("workers"), json(33)) ==
+             "workers: expected an integer from 1 to 32, got 33");
+  BOOST_TEST(*engine::check_option(common("workers"), json(4.0)) ==
+             "workers: expected an integer from 1 to 32, got 4.0");
+  // Booleans are never numbers, however JSON or C++ might convert them.
+  BOOST_TEST(engine::check_option(common("workers"), json(true)).has_value());
+  BOOST_TEST(*engine::check_option(common("fast_path"), json(1)) ==
+             "fast_path: expected true or false, got 1");
+  BOOST_TEST(*engine::check_option(common("strategy"), json("eager")) ==
+             R"(strategy: expected one of joined, selectin, n_plus_one, got "eager")");
+  BOOST_TEST(!engine::check_option(common("strategy"), json("n_plus_one")));
+  const OptionSpec ratio{"ratio", 0.5, "", 0.0, 1.0, {}};
+  BOOST_TEST(!engine::check_option(ratio, json(1)));  // an integer for a float is fine
+  BOOST_TEST(*engine::check_option(ratio, json(1.5)) ==
+             "ratio: expected a number from 0 to 1, got 1.5");
+  BOOST_TEST(engine::check_option(ratio, json(false)).has_value());
+  BOOST_TEST(engine::check_option(ratio, json(std::numeric_limits<double>::quiet_NaN()))
+                 .value()
+                 .find("got nan") != std::string::npos);
+  // An unsigned value beyond int64 is out of every integer option's reach.
+  const OptionSpec any{"any", 1, "", std::nullopt, std::nullopt, {}};
+  BOOST_TEST(
+      engine::check_option(any, json(std::numeric_limits<std::uint64_t>::max())).has_value());
+  BOOST_TEST(!engine::check_option(any, json(-5)));
+}
+
+BOOST_AUTO_TEST_CASE(accessors_reject_undeclared_names_and_wrong_types) {
+  const auto options = engine::resolve_options(engine::common_options(), {});
+  BOOST_TEST(options.integer("workers") == 4);
+  BOOST_TEST(options.number("workers") == 4.0);
+  BOOST_TEST(options.boolean("fast_path"));
+  BOOST_TEST(options.string("strategy") == "joined");
+  BOOST_CHECK_THROW(options.integer("nope"), std::logic_error);
+  BOOST_CHECK_THROW(options.integer("strategy"), std::logic_error);
+  BOOST_CHECK_THROW(options.boolean("workers"), std::logic_error);
+  BOOST_CHECK_THROW(options.string("fast_path"), std::logic_error);
+  BOOST_CHECK_THROW(options.number("fast_path"), std::logic_error);
+}
+
+BOOST_AUTO_TEST_CASE(resolve_layers_defaults_suite_then_scenario) {
+  const auto spec = parse(kFull);
+  const auto* beta = engine::find_scenario("test_beta");
+  const auto* alpha = engine::find_scenario("test_alpha");
+  BOOST_REQUIRE(beta && alpha);
+  const auto b = engine::resolve_options(engine::declared_options(*beta),
+                                         {&spec.options, &spec.scenarios[0].overrides});
+  BOOST_TEST(b.integer("run_timeout_ms") == 30000);  // common default
+  BOOST_TEST(b.integer("clients") == 64);            // scenario default over common default
+  BOOST_TEST(b.integer("workers") == 8);             // [options] over defaults
+  BOOST_TEST(b.integer("lock_ttl_ms") == 3000);      // [scenarios.X] over [options]
+  BOOST_TEST(b.integer("burst") == 5);
+  const auto a = engine::resolve_options(engine::declared_options(*alpha),
+                                         {&spec.options, &spec.scenarios[1].overrides});
+  BOOST_TEST(a.integer("clients") == 16);
+  BOOST_TEST(a.integer("lock_ttl_ms") == 2000);
+  BOOST_TEST(a.integer("pause_ms") == 1500);
+  // A float option given as an integer is recorded as a float.
+  BOOST_TEST(a.number("ratio") == 1.0);
+  BOOST_TEST(a.json().at("ratio").is_number_float());
+  // Options of other scenarios are no business of this one.
+  BOOST_TEST(!a.json().contains("burst"));
+
+  const json bad{{"lock_ttl_ms", 10}};
+  const auto message =
+      usage_error_of([&] { engine::resolve_options(engine::declared_options(*alpha), {&bad}); });
+  BOOST_TEST(message == "lock_ttl_ms: expected an integer from 50 to 600000, got 10");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(suite_specs, *boost::unit_test::label("fast"))
+
+BOOST_AUTO_TEST_CASE(a_valid_spec_keeps_its_order_and_values) {
+  const auto spec = parse(kFull);
+  BOOST_TEST(spec.name == "spec");
+  BOOST_TEST(spec.source == "spec.toml");
+  BOOST_TEST(spec.description == "a test suite");
+  BOOST_TEST(spec.users == 300);
+  BOOST_TEST(spec.trials == 3);
+  BOOST_TEST(spec.seed.value() == 42u);
+  BOOST_TEST(spec.migrator.value() == "seed_naive");
+  BOOST_TEST(spec.options == (json{{"workers", 8}, {"lock_ttl_ms", 2000}}));
+  // The file lists test_beta first; toml++ would give them in name order.
+  BOOST_REQUIRE(spec.scenarios.size() == 2u);
+  BOOST_TEST(spec.scenarios[0].scenario == "test_beta");
+  BOOST_TEST(spec.scenarios[0].overrides == (json{{"lock_ttl_ms", 3000}, {"burst", 5}}));
+  BOOST_TEST(spec.scenarios[1].scenario == "test_alpha");
+  BOOST_TEST(spec.scenarios[1].overrides == (json{{"ratio", 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_minimal_spec_takes_the_defaults) {
+  const auto spec = parse("[scenarios.test_alpha]\n");
+  BOOST_TEST(spec.users == 200);
+  BOOST_TEST(spec.trials == 1);
+  BOOST_TEST(!spec.seed);
+  BOOST_TEST(!spec.migrator);
+  BOOST_TEST(spec.invariants.empty());
+  BOOST_TEST(spec.options == json::object());
+  BOOST_REQUIRE(spec.scenarios.size() == 1u);
+  BOOST_TEST(spec.scenarios[0].overrides == json::object());
+}
+
+BOOST_AUTO_TEST_CASE(invariant_names_are_checked_against_the_registry) {
+  const std::string name = some_invariant();
+  const auto spec = parse("invariants = [\"" + name + "\"]\n[scenarios.test_alpha]\n");
+  BOOST_TEST(spec.invariants == std::vector<std::string>{name}, boost::test_tools::per_element());
+  check_error("invariants = [\"no_such_rule\"]\n[scenarios.test_alpha]\n",
+              {"invariants", "unknown invariant \"no_such_rule\"", name});
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_top_level_key_names_the_allowed_ones) {
+  check_error("colour = 3\n[scenarios.test_alpha]\n",
+              {"unknown key \"colour\"", "allowed keys", "description", "invariants", "scenarios"});
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_option_names_the_options_of_the_suite) {
+  check_error("[options]\nwrokers = 4\n[scenarios.test_beta]\n",
+              {"[options]", "unknown option \"wrokers\"", "workers", "burst"});
+  // An option of a scenario the suite does not run is not the suite's.
+  check_error("[options]\npause_ms = 400\n[scenarios.test_beta]\n",
+              {"unknown option \"pause_ms\"", "scenario test_alpha"});
+}
+
+BOOST_AUTO_TEST_CASE(an_option_of_another_scenario_names_its_owner) {
+  check_error("[scenarios.test_alpha]\nburst = 2\n[scenarios.test_beta]\n",
+              {"[scenarios.test_alpha]", "unknown option \"burst\"", "pause_ms", "workers",
+               "scenario test_beta"});
+}
+
+BOOST_AUTO_TEST_CASE(a_value_of_the_wrong_type_or_range_is_rejected) {
+  check_error("[options]\nworkers = \"four\"\n[scenarios.test_alpha]\n",
+              {R"([options] workers: expected an integer from 1 to 32, got "four")"});
+  check_error("[scenarios.test_alpha]\nworkers = 64\n",
+              {"[scenarios.test_alpha] workers: expected an integer from 1 to 32, got 64"});
+  check_error("[scenarios.test_alpha]\nmode = \"c\"\n", {"mode: expected one of a, b"});
+  check_error("[scenarios.test_alpha]\nfast_path = 1\n", {"fast_path: expected true or false"});
+  // [options] must suit every scenario that declares the key.
+  check_error("[options]\npause_ms = 5\n[scenarios.test_alpha]\n",
+              {"pause_ms: expected an integer from 100 to 60000, got 5"});
+  check_error("users = 0\n[scenarios.test_alpha]\n",
+              {"users: expected an integer from 1 to 1000000, got 0"});
+  check_error("trials = 10001\n[scenarios.test_alpha]\n",
+              {"trials: expected an integer from 1 to 10000"});
+  check_error("description = 3\n[scenarios.test_alpha]\n", {"description: expected a string"});
+  check_error("options = 3\n[scenarios.test_alpha]\n", {"options: expected a table"});
+  check_error("scenarios = [\"test_alpha\"]\n", {"scenarios: expected [scenarios.NAME] tables"});
+  check_error("[scenarios]\ntest_alpha = 1\n", {"scenarios.test_alpha: expected a table"});
+  check_error("[options]\nworkers = 1979-05-27\n[scenarios.test_alpha]\n",
+              {"spec.toml:2:", "workers: dates"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_names_list_what_exists) {
+  check_error("[scenarios.test_gamma]\n",
+              {"unknown scenario \"test_gamma\"", "test_alpha", "test_beta"});
+  check_error("migrator = \"fancy\"\n[scenarios.test_alpha]\n",
+              {"unknown migrator \"fancy\"", "reference", "seed_naive"});
+}
+
+BOOST_AUTO_TEST_CASE(a_syntax_error_gives_line_and_column) {
+  check_error("users = 10\ntrials = 1\nseed = = 3\n[scenarios.test_alpha]\n", {"spec.toml:3:"});
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_without_scenarios_is_rejected) {
+  check_error("users = 10\n", {"no scenarios", "[scenarios.NAME]", "test_alpha"});
+}
+
+BOOST_AUTO_TEST_CASE(a_seed_must_not_be_negative) {
+  check_error("seed = -1\n[scenarios.test_alpha]\n",
+              {"seed: expected a non-negative integer, got -1"});
+  BOOST_TEST(parse("seed = 9223372036854775807\n[scenarios.test_alpha]\n").seed.value() ==
+             9223372036854775807u);
+}
+
+BOOST_AUTO_TEST_CASE(to_json_and_from_json_round_trip) {
+  auto spec = parse(kFull);
+  spec.invariants = {some_invariant()};
+  spec.seed = std::numeric_limits<std::uint64_t>::max();  // a --seed beyond TOML's reach
+  const json j = spec.to_json();
+  BOOST_TEST(j.at("seed").is_number_unsigned());
+  const auto back = engine::SuiteSpec::from_json(j);
+  BOOST_TEST(back.to_json() == j);
+  BOOST_TEST(back.source == "spec.toml");
+  BOOST_TEST(back.seed.value() == std::numeric_limits<std::uint64_t>::max());
+  BOOST_REQUIRE(back.scenarios.size() == 2u);
+  BOOST_TEST(back.scenarios[0].scenario == "test_beta");
+
+  const auto minimal = engine::SuiteSpec::from_json(parse("[scenarios.test_alpha]\n").to_json());
+  BOOST_TEST(!minimal.seed);
+  BOOST_TEST(!minimal.migrator);
+}
+
+BOOST_AUTO_TEST_CASE(from_json_validates_as_the_toml_path_does) {
+  const json good = parse(kFull).to_json();
+  const auto error_with = [&](const std::function<void(json&)>& edit) {
+    json j = good;
+    edit(j);
+    return usage_error_of([&] { engine::SuiteSpec::from_json(j); });
+  };
+  BOOST_TEST(error_with([](json& j) {
+               j["scenarios"][0]["scenario"] = "test_gamma";
+             }).find("unknown scenario \"test_gamma\"") != std::string::npos);
+  BOOST_TEST(error_with([](json& j) {
+               j["options"]["workers"] = 99;
+             }).find("[options] workers: expected an integer from 1 to 32, got 99") !=
+             std::string::npos);
+  BOOST_TEST(error_with([](json& j) {
+               j["scenarios"][1]["overrides"]["burst"] = 2;
+             }).find("unknown option \"burst\"") != std::string::npos);
+  BOOST_TEST(error_with([](json& j) { j["migrator"] = "fancy"; }).find("unknown migrator") !=
+             std::string::npos);
+  BOOST_TEST(error_with([](json& j) { j["seed"] = -3; }).find("seed: expected a non-negative") !=
+             std::string::npos);
+  BOOST_TEST(error_with([](json& j) { j["colour"] = 1; }).find("unknown key \"colour\"") !=
+             std::string::npos);
+  // Errors name the spec's source.
+  BOOST_TEST(error_with([](json& j) { j["users"] = 0; }).rfind("spec.toml: ", 0) == 0);
+  BOOST_CHECK_THROW(engine::SuiteSpec::from_json(json::array()), UsageError);
+  BOOST_CHECK_THROW(engine::SuiteSpec::from_json(json{{"users", 3}}), UsageError);
+}
+
+BOOST_AUTO_TEST_CASE(built_in_suites_and_spec_files) {
+  BOOST_TEST(engine::suite_names() == (std::vector<std::string>{"ci", "nightly", "smoke"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(usage_error_of([] { engine::load_suite("nope"); }) ==
+             R"(unknown suite "nope"; suites: ci, nightly, smoke)");
+  // The real scenarios are not linked here, so a built-in suite may fail on
+  // its scenario names, but on nothing before them (syntax, keys, names).
+  for (const auto& name : engine::suite_names()) {
+    try {
+      const auto suite = engine::load_suite(name);
+      BOOST_TEST(!suite.scenarios.empty());
+    } catch (const UsageError& e) {
+      const std::string message = e.what();
+      BOOST_TEST_INFO(message);
+      BOOST_TEST(message.rfind("suite " + name + ": unknown scenario", 0) == 0);
+    }
+  }
+  const auto missing = usage_error_of([] { engine::load_spec_file("/nonexistent/x.toml"); });
+  BOOST_TEST(missing.find("/nonexistent/x.toml") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
