@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE orgquake command line
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sys/mount.h>
@@ -207,6 +208,82 @@ BOOST_AUTO_TEST_CASE(smoke_suite_is_valid_reproducible_and_cleans_up) {
   BOOST_TEST(replay.exit_code == 0);
   BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
   BOOST_TEST(replay.out.find("failpoint order: same") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// The gate catches the naive migrator: duplicate lookups race past its
+// unlocked path, and the run says so with evidence, exit code 1 and the
+// command that replays each failing trial.
+BOOST_AUTO_TEST_CASE(the_naive_migrator_is_invalid_with_evidence_and_a_replay) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto result =
+      test::run_orgquake({"run", "--suite", "smoke", "--seed", "7", "--migrator", "seed_naive",
+                          "--scenario", "concurrent_duplicate_lookups", "--out", out.path()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.out.find("verdict invalid") != std::string::npos);
+  BOOST_TEST(result.out.find("replay: orgquake repro " + out.path() + " --trial 0") !=
+             std::string::npos);
+  const auto results = read_json(fs::path(out.path()) / "results.json");
+  BOOST_TEST(results.at("verdict") == "invalid");
+  const auto& race = trial_of(results, "concurrent_duplicate_lookups");
+  std::vector<std::string> broken;
+  for (const auto& invariant : race.at("invariants")) {
+    if (invariant.at("verdict") != "invalid") continue;
+    broken.push_back(invariant.at("name").get<std::string>());
+    BOOST_TEST(!invariant.at("evidence").empty(), invariant.at("name"));
+  }
+  BOOST_TEST_INFO("invalid invariants: " << nlohmann::json(broken).dump());
+  BOOST_TEST((std::find(broken.begin(), broken.end(), "no_double_billing") != broken.end()));
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// A named interleaving from the spec is forced across worker processes.
+// Left alone, the live lookup takes its lock well before the backfill's
+// first migration has journaled (that needs a LiteLLM round trip first);
+// `migrate.after_journal -> lookup.after_lock_acquire` makes the lookup wait.
+BOOST_AUTO_TEST_CASE(an_interleaving_from_the_spec_is_forced_across_workers) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto spec = fs::path(out.path()) / "interleaving.toml";
+  std::ofstream(spec) << R"(description = "a forced interleaving"
+users = 60
+trials = 1
+[options]
+workers = 2
+clients = 2
+interleaving = "migrate.after_journal -> lookup.after_lock_acquire"
+[scenarios.backfill_with_live_lookups]
+backfill_users = 24
+migrated_share = 0.0
+)";
+  const auto run_dir = fs::path(out.path()) / "run";
+  const auto result =
+      test::run_orgquake({"run", "--spec", spec.string(), "--seed", "5", "--out", run_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto trial = read_json(run_dir / "results.json").at("trials").at(0);
+  const auto& plan = trial.at("fault_plan");
+  BOOST_TEST((std::any_of(plan.begin(), plan.end(), [](const nlohmann::json& fault) {
+    return fault.value("kind", "") == "interleaving";
+  })));
+  // The decisions, in the order the controller made them.
+  std::vector<std::string> order;
+  for (const auto& decision : trial.at("failpoint_order")) {
+    order.push_back(decision.get<std::string>());
+  }
+  BOOST_TEST_INFO("failpoint order: " << nlohmann::json(order).dump());
+  auto first = [&](std::string_view failpoint) {
+    return std::find_if(order.begin(), order.end(), [&](const std::string& decision) {
+      return decision.find(failpoint) != std::string::npos;
+    });
+  };
+  BOOST_REQUIRE(first("lookup.after_lock_acquire") != order.end());
+  BOOST_REQUIRE(first("migrate.after_journal") != order.end());
+  BOOST_TEST((first("migrate.after_journal") < first("lookup.after_lock_acquire")));
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "harness/core/error.hpp"
+#include "harness/engine/interleaving.hpp"
 
 namespace orgquake::engine {
 
@@ -137,6 +138,14 @@ const std::vector<OptionSpec>& common_options() {
                      "a liveness lookup must come back verified within this"),
       integer_option("run_timeout_ms", 30000, 1000, 3600000,
                      "the run phase is abandoned after this"),
+      {"interleaving",
+       "",
+       "happens-before pairs between failpoints, forced across workers in the run phase: "
+       "\"a.x -> b.y; c.z -> d.w\"",
+       std::nullopt,
+       std::nullopt,
+       {},
+       [](const json& value) { return check_interleaving(value.get<std::string>()); }},
   };
   return options;
 }
@@ -184,7 +193,12 @@ std::string Options::string(std::string_view name) const {
 }
 
 std::optional<std::string> check_option(const OptionSpec& spec, const nlohmann::json& value) {
-  if (acceptable(spec, value)) return std::nullopt;
+  if (acceptable(spec, value)) {
+    if (!spec.validate) return std::nullopt;
+    auto complaint = spec.validate(value);
+    if (!complaint) return std::nullopt;
+    return fmt::format("{}: {}", spec.name, *complaint);
+  }
   return fmt::format("{}: expected {}, got {}", spec.name, expected_text(spec), value_text(value));
 }
 

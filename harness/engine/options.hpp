@@ -4,6 +4,7 @@
 // sets for every scenario ([options]) or for one ([scenarios.NAME]). A name
 // no scenario declares is an error, as is a value of the wrong type or range.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,9 @@ struct OptionSpec {
   std::string description;
   std::optional<double> min, max;    ///< inclusive bounds of numeric options
   std::vector<std::string> choices;  ///< for strings: the accepted values (empty: any)
+  /// A check beyond type and range: the complaint about an acceptable-typed
+  /// value, or nullopt. Empty: none.
+  std::function<std::optional<std::string>(const nlohmann::json&)> validate = nullptr;
 };
 
 /// Options every scenario has (workers, clients, lock TTL, loading strategy,

@@ -13,6 +13,7 @@
 #include "harness/core/error.hpp"
 #include "harness/core/interrupt.hpp"
 #include "harness/engine/channel.hpp"
+#include "harness/engine/interleaving.hpp"
 #include "harness/engine/scenario.hpp"
 #include "harness/services/redis_connection.hpp"
 
@@ -30,6 +31,9 @@ struct Trial::Worker {
   bool done = false;
   bool exited = false;
   bool paused = false;
+  /// Failpoints the scenario gated in this worker: only their firings go to
+  /// the scenario's handlers (the interleaving's only wait their turn).
+  std::set<std::string> scenario_gated;
   std::string error;  ///< what the worker reported when it could not run its plan
   /// Invoked operations without a completion yet: they become `info` if the
   /// worker dies.
@@ -56,6 +60,17 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   litellm_->start();
   fakes::load_world(*stripe_, environment_.world);
   fakes::load_world(*litellm_, environment_.world);
+  const auto pairs = parse_interleaving(options_.string("interleaving"));
+  if (!pairs.empty()) {
+    nlohmann::json planned = nlohmann::json::array();
+    for (const auto& pair : pairs) {
+      order(pair.before, pair.after);
+      interleaved_.insert(pair.before);
+      interleaved_.insert(pair.after);
+      planned.push_back({pair.before, pair.after});
+    }
+    plan({{"kind", "interleaving"}, {"happens_before", std::move(planned)}});
+  }
 }
 
 Trial::~Trial() {
@@ -148,7 +163,12 @@ int Trial::start_worker(WorkerOptions options) {
   plan.strategy = options_.string("strategy");
   plan.fast_path = options_.boolean("fast_path");
   plan.failpoints = std::move(options.failpoints);
-  plan.gated_failpoints = std::move(options.gated);
+  state->scenario_gated.insert(options.gated.begin(), options.gated.end());
+  // Every worker of the run phase gates the interleaving's failpoints, so
+  // that the controller sees each firing and can hold it for its turn.
+  std::set<std::string> gated(options.gated.begin(), options.gated.end());
+  gated.insert(interleaved_.begin(), interleaved_.end());
+  plan.gated_failpoints.assign(gated.begin(), gated.end());
   plan.clients = std::move(options.clients);
 
   auto [mine, theirs] = Channel::socket_pair();
@@ -340,7 +360,8 @@ void Trial::handle_hit(PendingHit hit) {
     return;
   }
   HitDecision decision = HitDecision::proceed;
-  if (auto it = handlers_.find(hit.info.failpoint); it != handlers_.end()) {
+  const bool scenario_gated = worker(hit.worker).scenario_gated.contains(hit.info.failpoint);
+  if (auto it = handlers_.find(hit.info.failpoint); scenario_gated && it != handlers_.end()) {
     decision = it->second(hit.info);
   }
   grant(hit, decision);
@@ -493,6 +514,7 @@ void Trial::heal(milliseconds timeout) {
   // Nothing is held back any more: every waiting firing proceeds.
   handlers_.clear();
   orderings_.clear();
+  interleaved_.clear();
   release_ordered_hits();
   if (!wait_all_done(timeout)) {
     for (auto& w : workers_) {

@@ -200,6 +200,9 @@ class Trial {
   std::vector<std::string> failpoint_order_;
   std::map<std::string, HitHandler> handlers_;
   std::vector<std::pair<std::string, std::string>> orderings_;
+  /// Failpoints named by the `interleaving` option: gated in every worker
+  /// of the run phase.
+  std::set<std::string> interleaved_;
   std::map<std::string, int> fired_;
   std::vector<PendingHit> held_hits_;
   std::set<std::string> affected_;

@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "harness/core/error.hpp"
+#include "harness/engine/interleaving.hpp"
 #include "harness/engine/options.hpp"
 #include "harness/engine/scenario.hpp"
 #include "invariants/invariant.hpp"
@@ -116,7 +117,7 @@ BOOST_AUTO_TEST_CASE(common_options_are_the_documented_ones) {
       "workers",          "clients",           "users",
       "strategy",         "fast_path",         "lock_ttl_ms",
       "lock_max_wait_ms", "recovery_bound_ms", "liveness_bound_ms",
-      "run_timeout_ms"};
+      "run_timeout_ms",   "interleaving"};
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   BOOST_TEST(common("workers").default_value == json(4));
   BOOST_TEST(common("strategy").default_value == json("joined"));
@@ -371,6 +372,58 @@ BOOST_AUTO_TEST_CASE(built_in_suites_and_spec_files) {
   }
   const auto missing = usage_error_of([] { engine::load_spec_file("/nonexistent/x.toml"); });
   BOOST_TEST(missing.find("/nonexistent/x.toml") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(interleaving)
+
+using engine::HappensBefore;
+using engine::parse_interleaving;
+
+BOOST_AUTO_TEST_CASE(pairs_and_chains_become_happens_before_pairs) {
+  BOOST_TEST(parse_interleaving("").empty());
+  BOOST_TEST(parse_interleaving("  ").empty());
+  const auto pairs = parse_interleaving(
+      " migrate.after_journal -> lookup.after_lock_acquire ;"
+      "lock.after_acquire->migrate.after_commit->lookup.after_load;");
+  const std::vector<HappensBefore> expected{{"migrate.after_journal", "lookup.after_lock_acquire"},
+                                            {"lock.after_acquire", "migrate.after_commit"},
+                                            {"migrate.after_commit", "lookup.after_load"}};
+  BOOST_TEST((pairs == expected));
+  // A pair given twice is one pair.
+  BOOST_TEST(parse_interleaving("lock.after_acquire -> lookup.after_load; "
+                                "lock.after_acquire -> lookup.after_load")
+                 .size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_interleaving_says_what_is_wrong) {
+  auto error_of = [](std::string_view text) {
+    return usage_error_of([&] { parse_interleaving(text); });
+  };
+  BOOST_TEST(error_of("lock.after_acquire").find("orders nothing") != std::string::npos);
+  BOOST_TEST(error_of("lock.after_acquire -> ").find("empty step") != std::string::npos);
+  const auto typo = error_of("lock.after_aquire -> lookup.after_load");
+  BOOST_TEST(typo.find("unknown failpoint \"lock.after_aquire\"") != std::string::npos);
+  BOOST_TEST(typo.find("did you mean \"lock.after_acquire\"") != std::string::npos);
+  BOOST_TEST(error_of("lookup.after_load -> lookup.after_load").find("before itself") !=
+             std::string::npos);
+  const auto cycle = error_of(
+      "lock.after_acquire -> migrate.after_commit; migrate.after_commit -> lookup.after_load; "
+      "lookup.after_load -> migrate.after_commit");
+  BOOST_TEST(cycle.find("cycle (migrate.after_commit -> lookup.after_load -> "
+                        "migrate.after_commit)") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_with_a_bad_interleaving_is_rejected_naming_the_option) {
+  check_error(
+      "[options]\ninterleaving = \"lock.after_aquire -> lookup.after_load\"\n"
+      "[scenarios.test_alpha]\n",
+      {"[options] interleaving: unknown failpoint \"lock.after_aquire\""});
+  check_error("[scenarios.test_alpha]\ninterleaving = 3\n", {"interleaving: expected a string"});
+  const auto spec = parse(
+      "[scenarios.test_alpha]\ninterleaving = \"migrate.after_journal -> lookup.after_load\"\n");
+  BOOST_TEST(spec.scenarios.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
