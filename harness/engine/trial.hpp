@@ -145,6 +145,8 @@ class Trial {
   /// Redis outage (embedded Redis only): stop, and start empty.
   void stop_redis();
   void start_redis();
+  /// Whether the harness runs Redis itself (and so may stop it).
+  bool redis_embedded() const { return environment_.services.redis_embedded(); }
   /// Terminates the trial database's backends that are inside a transaction;
   /// returns how many.
   int kill_backends();
