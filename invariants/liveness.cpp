@@ -147,6 +147,14 @@ class Liveness final : public Invariant {
         by_user[first.user].push_back(&op);
     }
 
+    // No lookup at all is the harness failing to run the phase (its worker
+    // did not start), not the migrator failing to recover: undecided.
+    if (by_user.empty() && !users->empty()) {
+      return Verdict::unknown(fmt::format(
+          "liveness: the liveness phase ran no operation for its {} user{}; the harness could "
+          "not look them up",
+          users->size(), users->size() == 1 ? "" : "s"));
+    }
     CappedVerdict verdict("liveness");
     std::set<std::string> seen;
     for (const auto& entry : *users) {
