@@ -284,6 +284,14 @@ migrated_share = 0.0
   BOOST_REQUIRE(first("lookup.after_lock_acquire") != order.end());
   BOOST_REQUIRE(first("migrate.after_journal") != order.end());
   BOOST_TEST((first("migrate.after_journal") < first("lookup.after_lock_acquire")));
+
+  // What the interleaving decides replays; which racing client got there
+  // first is not recorded, so a replay says "same".
+  const auto replay =
+      test::run_orgquake({"repro", run_dir.string(), "--trial", "0"}, runtime.environment());
+  BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 0);
+  BOOST_TEST(replay.out.find("failpoint order: same") != std::string::npos);
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -146,7 +147,21 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
                                           {&spec.options, &planned.entry->overrides});
   result.options = options.json();
 
-  Trial trial(environment, *planned.scenario, options, planned.seed, planned.index);
+  // A trial that cannot even start (its database clone, its fakes, a Redis
+  // that will not come back) is undecided; the run goes on and its reports
+  // are still written.
+  std::optional<Trial> started_trial;
+  try {
+    started_trial.emplace(environment, *planned.scenario, options, planned.seed, planned.index);
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::exception& e) {
+    result.error = fmt::format("the trial could not start: {}", e.what());
+    result.verdict = Validity::unknown;
+    result.duration_s = seconds_since(started);
+    return result;
+  }
+  Trial& trial = *started_trial;
   trial.start_phase(history::phase_run);
   try {
     planned.scenario->run(trial);
@@ -167,7 +182,16 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
     result.error += fmt::format("the heal and liveness phases stopped: {}", e.what());
   }
   trial.history().finish();
-  result.invariants = check(trial, environment.world, selected);
+  try {
+    result.invariants = check(trial, environment.world, selected);
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::exception& e) {
+    // The end state could not be read (the database connection, a fake's
+    // snapshot): nothing was judged.
+    if (!result.error.empty()) result.error += "; ";
+    result.error += fmt::format("the checks could not run: {}", e.what());
+  }
 
   result.verdict = result.error.empty() ? Validity::valid : Validity::unknown;
   for (const auto& invariant : result.invariants) {

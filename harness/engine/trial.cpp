@@ -31,6 +31,9 @@ struct Trial::Worker {
   bool done = false;
   bool exited = false;
   bool paused = false;
+  /// Being killed by the controller: what it still sends counts, but its
+  /// queued firings are not decided (it never gets the answer).
+  bool dying = false;
   /// Failpoints the scenario gated in this worker: only their firings go to
   /// the scenario's handlers (the interleaving's only wait their turn).
   std::set<std::string> scenario_gated;
@@ -264,7 +267,13 @@ void Trial::pump(Clock::time_point deadline) {
     if (fds[i].revents == 0) continue;
     Worker& w = *owners[i];
     const bool open = w.channel->read_available();
-    while (auto message = w.channel->next()) handle_message(w, *message);
+    try {
+      while (auto message = w.channel->next()) handle_message(w, *message);
+    } catch (...) {
+      // A closed channel is never polled again: reap it even so.
+      if (!open) handle_exit(w);
+      throw;
+    }
     if (!open) handle_exit(w);
   }
 }
@@ -281,6 +290,7 @@ void Trial::handle_message(Worker& w, const nlohmann::json& message) {
     }
     history_.add(std::move(event));
   } else if (type == message::hit) {
+    if (w.dying) return;
     auto event = history::Event::from_json(message.at("event"));
     PendingHit hit{w.index, message.at("id").get<std::int64_t>(),
                    HitInfo{w.index, event.client, event.op, event.user, event.kind, event.time_ns}};
@@ -369,9 +379,17 @@ void Trial::handle_hit(PendingHit hit) {
 }
 
 void Trial::grant(const PendingHit& hit, HitDecision decision) {
-  ++fired_[hit.info.failpoint];
-  failpoint_order_.push_back(fmt::format("w{}.c{} {} -> {}", hit.info.worker, hit.info.client,
-                                         hit.info.failpoint, name_of(decision)));
+  const bool first = fired_[hit.info.failpoint]++ == 0;
+  Worker& w = worker(hit.worker);
+  if (w.scenario_gated.contains(hit.info.failpoint)) {
+    failpoint_order_.push_back(fmt::format("w{}.c{} {} -> {}", hit.info.worker, hit.info.client,
+                                           hit.info.failpoint, name_of(decision)));
+  } else if (first) {
+    // Gated for the interleaving only: which of many racing clients gets
+    // there first is not the plan's to decide, but that the pair's first
+    // point came before its second is, and that is what the order keeps.
+    failpoint_order_.push_back(fmt::format("interleaving: {} first fired", hit.info.failpoint));
+  }
   history::Event event;
   event.type = history::EventType::failpoint;
   event.time_ns = hit.info.time_ns;
@@ -382,7 +400,6 @@ void Trial::grant(const PendingHit& hit, HitDecision decision) {
   event.kind = hit.info.failpoint;
   event.value = {{"action", "gated"}, {"decision", name_of(decision)}};
   history_.add(std::move(event));
-  Worker& w = worker(hit.worker);
   if (!w.exited) {
     w.channel->send({{"t", message::grant}, {"id", hit.id}, {"action", name_of(decision)}});
   }
@@ -423,6 +440,7 @@ void Trial::kill_worker(int index, const std::string& holds_lock_of) {
     value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
   }
   record_fault("crash", std::move(value), holds_lock_of);
+  w.dying = true;
   w.process->stop(SIGKILL, milliseconds(1000));
   // What it wrote before dying still counts; then its open operations are info.
   w.channel->read_available();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -174,11 +175,27 @@ class Worker {
   }
 
   void read_controller() {
+    try {
+      read_messages();
+    } catch (const std::exception& e) {
+      // A message this worker cannot follow: say so and stop (an exception
+      // escaping a fiber would terminate without a word).
+      std::fprintf(stderr, "orgquake worker %d: bad message from the controller: %s\n",
+                   plan_.worker, e.what());
+      std::fflush(nullptr);
+      ::_exit(2);
+    }
+    // The controller is gone: a replica without its orchestrator stops.
+    ::_exit(3);
+  }
+
+  void read_messages() {
     while (channel_.read_blocking()) {
       while (auto message = channel_.next()) {
         const auto type = message->value("t", std::string());
         if (type == message::go) {
-          go_.set_value();
+          if (!went_) go_.set_value();
+          went_ = true;
         } else if (type == message::grant) {
           const auto id = message->at("id").get<std::int64_t>();
           const auto action = message->at("action").get<std::string>();
@@ -191,8 +208,6 @@ class Worker {
         }
       }
     }
-    // The controller is gone: a replica without its orchestrator stops.
-    ::_exit(3);
   }
 
   std::unique_ptr<migrator::MigratorClient> connect() {
@@ -275,7 +290,13 @@ class Worker {
         throw;
       }
       const bool released = lock.release(lease);
-      return {{"released", released}};
+      nlohmann::json value = {{"released", released}};
+      // The org the backfill left the user in, so that the same-org check
+      // compares the batch path with the lookups it raced.
+      const auto org = ctx.pg.exec(
+          "SELECT current_org_id::text FROM app_user WHERE legacy_user_id = $1", {op.user});
+      if (!org.empty() && !org.is_null(0, 0)) value["org_id"] = std::string(org.text(0, 0));
+      return value;
     }
     throw std::logic_error("unknown operation kind " + op.kind);
   }
@@ -290,6 +311,7 @@ class Worker {
   std::int64_t next_hit_id_ = 0;
   std::size_t connected_ = 0;
   boost::fibers::promise<void> go_;
+  bool went_ = false;  ///< a second "go" is harmless
   boost::fibers::shared_future<void> go_shared_ = go_.get_future().share();
 };
 
