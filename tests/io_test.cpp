@@ -154,6 +154,28 @@ BOOST_AUTO_TEST_CASE(an_sql_error_keeps_the_connection_a_broken_one_does_not) {
   });
 }
 
+// libpq closes a dead backend's socket itself, so the connection cannot tell
+// the reactor to forget it; the next connection usually gets the same
+// descriptor number. The reactor must then listen to the new socket, not
+// wait out the deadline on the kernel's forgotten registration (which made
+// every lookup after a backend kill time out connecting).
+BOOST_AUTO_TEST_CASE(a_connection_after_a_killed_backend_reuses_its_descriptor) {
+  on_reactor_thread([] {
+    auto killer = io::PgConnection::connect(conninfo(), io::after(5s));
+    for (int round = 0; round < 3; ++round) {
+      {
+        auto pg = io::PgConnection::connect(conninfo(), io::after(5s));
+        BOOST_TEST(pg.exec("SELECT 1").integer(0, 0) == 1);
+        killer.exec("SELECT pg_terminate_backend($1)", {std::to_string(pg.backend_pid())});
+        BOOST_CHECK_THROW(pg.exec("SELECT 1"), io::PgConnectionError);
+      }
+      // Generous for a loaded machine, far below what a lost wakeup costs.
+      auto again = io::PgConnection::connect(conninfo(), io::after(3s));
+      BOOST_TEST(again.exec("SELECT 2").integer(0, 0) == 2);
+    }
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_deadline_ends_the_wait_and_the_connection) {
   on_reactor_thread([] {
     auto pg = io::PgConnection::connect(conninfo(), io::after(5s));

@@ -128,6 +128,11 @@ class ReactorAlgorithm final : public boost::fibers::algo::algorithm {
     if (!r.reader && !r.writer) event.events = EPOLLONESHOT;  // parked, reports nothing
     if (epoll_ctl(epoll_, r.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event) == 0) {
       r.in_epoll = true;
+    } else if (r.in_epoll && errno == ENOENT) {
+      // The descriptor was closed behind our back (libpq drops a dead
+      // backend's socket itself, so nobody called forget) and its number
+      // reused: the kernel dropped the old registration, so add the new one.
+      r.in_epoll = epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) == 0;
     } else if (!r.in_epoll && errno == EEXIST) {
       epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
       r.in_epoll = true;
