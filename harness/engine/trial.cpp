@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pqxx/pqxx>
 
 #include "fakes/world_loading.hpp"
@@ -350,6 +351,22 @@ void Trial::skip(const std::string& failpoint) {
   ++fired_[failpoint];
   failpoint_order_.push_back(fmt::format("{} -> not reached", failpoint));
   release_ordered_hits();
+}
+
+std::string Trial::held_summary() const {
+  std::map<std::string, int> held;
+  for (const auto& hit : held_hits_) ++held[hit.info.failpoint];
+  std::string summary;
+  for (const auto& [failpoint, count] : held) {
+    std::vector<std::string> waiting_for;
+    for (const auto& [before, after] : orderings_) {
+      if (after == failpoint && fired(before) == 0) waiting_for.push_back(before);
+    }
+    summary += fmt::format("{}{} firing{} of {} wait{} for {}", summary.empty() ? "" : "; ", count,
+                           count == 1 ? "" : "s", failpoint, count == 1 ? "s" : "",
+                           fmt::join(waiting_for, " and "));
+  }
+  return summary;
 }
 
 bool Trial::lock_held(const std::string& user) {

@@ -134,6 +134,11 @@ class Trial {
   /// without reaching it), so that firings ordered after it may go; the
   /// failpoint order records it as not reached.
   void skip(const std::string& failpoint);
+  /// The firings held back by happens-before pairs right now, e.g. "2
+  /// firings of lookup.after_load wait for migrate.after_commit"; "" if none.
+  /// A run that cannot finish says this, since an unreachable first point
+  /// holds its second for good.
+  std::string held_summary() const;
   /// Whether the lock of `user` is held right now (its key exists in Redis).
   bool lock_held(const std::string& user);
 
