@@ -413,6 +413,22 @@ BOOST_FIXTURE_TEST_CASE(lock_expiry_is_invalid_when_the_first_success_comes_too_
   BOOST_TEST(e.data["served_by"]["completion"].contains("worker"));
 }
 
+// A scenario may keep quiet past the TTL on purpose (a pause with a long
+// overstay): the bound runs from the first request after the fault then,
+// not from the fault. A request that is then slow is still caught.
+BOOST_FIXTURE_TEST_CASE(lock_expiry_counts_from_a_request_made_after_the_ttl, MigratedWorld) {
+  HistoryBuilder h;
+  h.lock_holder_fault("pause", 1000, a(), 400, 600);  // the lease ends at 1.4 s
+  h.ok(a(), 5000, 5300, org_of(a()));                 // asked at 5.0 s, served in 0.3 s
+  h.lock_holder_fault("pause", 1000, b(), 400, 600);
+  h.ok(b(), 5000, 5900, org_of(b()));  // asked at 5.0 s, served after 0.9 s > 0.6 s
+  const auto verdict = check("lock_expiry_recovery", &h.finish());
+  BOOST_TEST_REQUIRE((verdict.validity == Validity::invalid), evidence_text(verdict));
+  BOOST_TEST(verdict.evidence.size() == 1u, evidence_text(verdict));
+  require_evidence(verdict, {"user " + b()});
+  BOOST_TEST(!find_evidence(verdict, {a()}), evidence_text(verdict));
+}
+
 BOOST_FIXTURE_TEST_CASE(lock_expiry_names_a_paused_holder, MigratedWorld) {
   HistoryBuilder h;
   h.lock_holder_fault("pause", 1000, a(), 400, 600);
@@ -507,6 +523,19 @@ BOOST_FIXTURE_TEST_CASE(liveness_cannot_decide_without_its_phase, MigratedWorld)
   no_bound.phase(history::phase_liveness, 0, {{"users", {a()}}});
   const auto without_bound = check("liveness", &no_bound.finish());
   BOOST_TEST((without_bound.validity == Validity::unknown), without_bound.summary);
+}
+
+// A liveness worker that never started leaves the phase without any
+// operation: the harness failed, not the migrator, so nothing is decided.
+BOOST_FIXTURE_TEST_CASE(liveness_cannot_decide_when_the_phase_ran_nothing, MigratedWorld) {
+  HistoryBuilder h;
+  h.phase(history::phase_run, 0);
+  h.ok(a(), 100, 200, org_of(a()));
+  h.phase(history::phase_liveness, 5000, {{"users", {a(), b()}}, {"bound_ms", 2000}});
+  const auto verdict = check("liveness", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::unknown), verdict.summary);
+  BOOST_TEST(verdict.summary.find("ran no operation for its 2 users") != std::string::npos,
+             verdict.summary);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
