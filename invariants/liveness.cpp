@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "invariants/history_operations.hpp"
 #include "invariants/invariant.hpp"
 
 namespace orgquake::invariants {
@@ -19,77 +20,7 @@ namespace {
 using history::Event;
 using history::EventType;
 
-constexpr int max_evidence = 20;
 constexpr std::size_t max_ops_per_evidence = 10;
-
-// One operation: its invoke and its completion, paired in one pass, because
-// History::completion_of() scans the whole history on every call.
-struct Operation {
-  const Event* invoke = nullptr;
-  const Event* completion = nullptr;
-  const Event& first() const { return invoke != nullptr ? *invoke : *completion; }
-};
-
-bool is_completion(EventType type) {
-  return type == EventType::ok || type == EventType::fail || type == EventType::info;
-}
-
-std::vector<Operation> operations_of(const history::History& history) {
-  std::vector<Operation> ops;
-  std::unordered_map<std::int64_t, std::size_t> index;
-  for (const auto& event : history.events()) {
-    if (event.op < 0 || (event.type != EventType::invoke && !is_completion(event.type))) continue;
-    const auto [it, fresh] = index.try_emplace(event.op, ops.size());
-    if (fresh) ops.emplace_back();
-    auto& op = ops[it->second];
-    auto& slot = event.type == EventType::invoke ? op.invoke : op.completion;
-    if (slot == nullptr) slot = &event;
-  }
-  return ops;
-}
-
-nlohmann::json to_json(const Operation& op) {
-  return {{"invoke", op.invoke ? op.invoke->to_json() : nlohmann::json()},
-          {"completion", op.completion ? op.completion->to_json() : nlohmann::json()}};
-}
-
-std::string string_field(const nlohmann::json& value, const char* key) {
-  const auto it = value.find(key);
-  return it != value.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string seconds(std::int64_t ns) {
-  auto text = fmt::format("{:.3f}", static_cast<double>(ns) / 1e9);
-  while (text.back() == '0' && text[text.size() - 2] != '.') text.pop_back();
-  return text + " s";
-}
-
-// The evidence caps at max_evidence entries, so that a broken run of 10k
-// operations still makes a report a person can read; the count of the rest
-// stays in the summary and in a last entry.
-class CappedVerdict {
- public:
-  explicit CappedVerdict(std::string rule) : rule_(rule), builder_(std::move(rule)) {}
-  void violation(std::string what, nlohmann::json data) {
-    if (++found_ <= max_evidence) builder_.violation(std::move(what), std::move(data));
-  }
-  Verdict finish(const std::string& checked) const {
-    auto verdict = builder_.finish(checked);
-    if (found_ > max_evidence) {
-      const int omitted = found_ - max_evidence;
-      verdict.summary = fmt::format("{}: {} violations among {}; first: {}", rule_, found_, checked,
-                                    verdict.evidence.front().what);
-      verdict.evidence.push_back(
-          {fmt::format("{} more violations are not listed", omitted), {{"omitted", omitted}}});
-    }
-    return verdict;
-  }
-
- private:
-  std::string rule_;
-  VerdictBuilder builder_;
-  int found_ = 0;
-};
 
 // Why `op` does not show the user back, or "" when it does.
 std::string shortfall(const Operation& op, std::int64_t bound_ns) {
