@@ -12,6 +12,7 @@
 #include "bench/bench_table.hpp"
 #include "bench/bench_targets.hpp"
 #include "harness/core/error.hpp"
+#include "reports/html_text.hpp"
 
 namespace orgquake::reports {
 namespace {
@@ -35,29 +36,6 @@ struct Chart {
 
 constexpr double kWidth = 680, kHeight = 380;
 constexpr double kLeft = 80, kRight = 170, kTop = 40, kBottom = 56;
-
-std::string escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // The number after `key` in a benchmark name: "members:16" -> 16.
 std::optional<double> parameter(const std::string& name, std::string_view key) {
@@ -105,7 +83,7 @@ std::string line_chart(const Chart& chart, const std::vector<Series>& all_series
   for (const auto& s : all_series) all.insert(all.end(), s.points.begin(), s.points.end());
   if (all.empty()) {
     return fmt::format("<p class=\"empty\">{}: not measured in this run.</p>\n",
-                       escape(chart.title));
+                       html_escape(chart.title));
   }
   double x_min = all[0].first, x_max = all[0].first, y_min = all[0].second, y_max = all[0].second;
   for (const auto& [x, y] : all) {
@@ -139,13 +117,13 @@ std::string line_chart(const Chart& chart, const std::vector<Series>& all_series
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
       "{1}\" role=\"img\" aria-label=\"{2}\">\n<title>{2}</title>\n"
       "<text x=\"{3}\" y=\"22\" class=\"title\">{2}</text>\n",
-      kWidth, kHeight, escape(chart.title), kLeft);
+      kWidth, kHeight, html_escape(chart.title), kLeft);
   const auto y_ticks = chart.log_y ? log_ticks(low, high) : linear_ticks(high);
   for (double t : y_ticks) {
     svg += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" class=\"grid\"/>"
         "<text x=\"{3}\" y=\"{4:.1f}\" class=\"tick\" text-anchor=\"end\">{5}</text>\n",
-        kLeft, kLeft + plot_w, py(t), kLeft - 6, py(t) + 4, escape(chart.y_text(t)));
+        kLeft, kLeft + plot_w, py(t), kLeft - 6, py(t) + 4, html_escape(chart.y_text(t)));
   }
   std::vector<double> x_ticks;
   for (const auto& [x, y] : all) {
@@ -162,8 +140,8 @@ std::string line_chart(const Chart& chart, const std::vector<Series>& all_series
       "<text x=\"{}\" y=\"{}\" class=\"label\" text-anchor=\"middle\">{}</text>\n"
       "<text x=\"16\" y=\"{}\" class=\"label\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 16 {})\">{}</text>\n",
-      kLeft, kTop, plot_w, plot_h, kLeft + plot_w / 2, kHeight - 12, escape(chart.x_label),
-      kTop + plot_h / 2, kTop + plot_h / 2, escape(chart.y_label));
+      kLeft, kTop, plot_w, plot_h, kLeft + plot_w / 2, kHeight - 12, html_escape(chart.x_label),
+      kTop + plot_h / 2, kTop + plot_h / 2, html_escape(chart.y_label));
 
   double legend_y = kTop + 10;
   for (const auto& s : all_series) {
@@ -180,7 +158,7 @@ std::string line_chart(const Chart& chart, const std::vector<Series>& all_series
         svg += fmt::format(
             "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}: {} at {}</title>"
             "</circle>\n",
-            px(x), py(y), s.color, escape(s.label), escape(chart.y_text(y)), x);
+            px(x), py(y), s.color, html_escape(s.label), html_escape(chart.y_text(y)), x);
       }
     }
     svg += fmt::format(
@@ -188,7 +166,7 @@ std::string line_chart(const Chart& chart, const std::vector<Series>& all_series
         "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6:.1f}\" class=\"legend\">{7}</text>\n",
         kLeft + plot_w + 12, kLeft + plot_w + 36, legend_y, s.color,
         s.dashed ? " stroke-dasharray=\"6 4\"" : "", kLeft + plot_w + 42, legend_y + 4,
-        escape(s.label));
+        html_escape(s.label));
     legend_y += 20;
   }
   return svg + "</svg>\n";
@@ -255,8 +233,8 @@ std::string targets_list(const bench::BenchRun& run) {
   std::string out = "<ul class=\"targets\">\n";
   for (const auto& check : bench::check_targets(run)) {
     const char* status = !check.met ? "unmeasured" : *check.met ? "met" : "missed";
-    out += fmt::format("<li class=\"{0}\"><b>{0}</b> {1}: {2}</li>\n", status, escape(check.target),
-                       escape(check.measured));
+    out += fmt::format("<li class=\"{0}\"><b>{0}</b> {1}: {2}</li>\n", status,
+                       html_escape(check.target), html_escape(check.measured));
   }
   return out + "</ul>\n";
 }
@@ -267,7 +245,7 @@ std::string context_list(const bench::BenchRun& run) {
                           "world_users", "cpu_pinning"}) {
     const auto it = run.context.find(key);
     if (it == run.context.end()) continue;
-    out += fmt::format("<span><b>{}</b> {}</span> ", escape(key), escape(it->second));
+    out += fmt::format("<span><b>{}</b> {}</span> ", html_escape(key), html_escape(it->second));
   }
   if (!run.load_average.empty()) {
     out += fmt::format("<span><b>load average</b> {:.2f}</span>", run.load_average.front());
@@ -307,7 +285,7 @@ std::string bench_html(const bench::BenchRun& run,
       "<h2>All results</h2>\n<p>Medians over repetitions; x floor is the median divided by "
       "floor/pg_select1's median in the same run; noise is the repetitions' relative spread "
       "(1.4826 x MAD / median).</p>\n<pre>" +
-      escape(bench::format_table(run, comparisons)) + "</pre>\n";
+      html_escape(bench::format_table(run, comparisons)) + "</pre>\n";
   return html + "</body>\n</html>\n";
 }
 

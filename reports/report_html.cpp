@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "reports/history_jsonl.hpp"
+#include "reports/html_text.hpp"
 #include "reports/results_json.hpp"
 
 namespace orgquake::reports {
@@ -28,46 +29,6 @@ constexpr std::size_t max_detail_chars = 400;
 
 // ---------------------------------------------------------------------------
 // Escaping.
-
-// Text for HTML element content or a quoted attribute. "://" loses its
-// slashes to character references, so that a URL quoted in evidence or an
-// option never appears literally and the file can be checked mechanically
-// for references to anything outside it.
-std::string html(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      case ':':
-        if (text.substr(i + 1, 2) == "//") {
-          out += ":&#47;&#47;";
-          i += 2;
-        } else {
-          out += c;
-        }
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // JSON for a <script type="application/json"> element. The element ends at
 // the first "</script" whatever the quoting, so '<' (and '>' and '&', which
@@ -131,7 +92,7 @@ std::string verdict_badge(Validity validity) {
 }
 
 std::string pretty_json(const nlohmann::json& json) {
-  return html(dump_report_json(json, 2));
+  return html_escape(dump_report_json(json, 2));
 }
 
 // ---------------------------------------------------------------------------
@@ -421,7 +382,8 @@ std::string latency_histogram(const std::vector<Operation>& operations) {
       svg += fmt::format(
           "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" class=\"grid\"/>"
           "<text x=\"{0:.1f}\" y=\"{3}\" class=\"tick\" text-anchor=\"middle\">{4}</text>\n",
-          x, top, top + plot_height + 4, top + plot_height + 16, html(duration_text(edge(bucket))));
+          x, top, top + plot_height + 4, top + plot_height + 16,
+          html_escape(duration_text(edge(bucket))));
     }
     if (counts[i] == 0) continue;
     const double bar_height = plot_height * counts[i] / most;
@@ -429,8 +391,8 @@ std::string latency_histogram(const std::vector<Operation>& operations) {
         "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" class=\"bar\">"
         "<title>{} to {}: {} lookup{}</title></rect>\n",
         x + 1, top + plot_height - bar_height, std::max(bar_width - 2, 1.0), bar_height,
-        html(duration_text(edge(bucket))), html(duration_text(edge(bucket + 1))), counts[i],
-        counts[i] == 1 ? "" : "s");
+        html_escape(duration_text(edge(bucket))), html_escape(duration_text(edge(bucket + 1))),
+        counts[i], counts[i] == 1 ? "" : "s");
   }
   // Labels on two heights, so that close percentiles stay readable.
   for (const auto& [label, p, label_y] :
@@ -448,9 +410,9 @@ std::string latency_histogram(const std::vector<Operation>& operations) {
   svg += "</svg>\n";
   svg += fmt::format(
       "<p class=\"percentiles\">{} lookup{} ok · p50 {} · p90 {} · p99 {} · max {}</p>\n",
-      latencies.size(), latencies.size() == 1 ? "" : "s", html(duration_text(percentile(50))),
-      html(duration_text(percentile(90))), html(duration_text(percentile(99))),
-      html(duration_text(latencies.back())));
+      latencies.size(), latencies.size() == 1 ? "" : "s",
+      html_escape(duration_text(percentile(50))), html_escape(duration_text(percentile(90))),
+      html_escape(duration_text(percentile(99))), html_escape(duration_text(latencies.back())));
   return svg;
 }
 
@@ -843,7 +805,7 @@ std::string header(const engine::RunResult& run) {
       {"git sha", run.git_sha},
       {"started at", run.started_at}};
   for (const auto& [name, value] : facts) {
-    out += fmt::format("<dt>{}</dt><dd>{}</dd>\n", name, html(value));
+    out += fmt::format("<dt>{}</dt><dd>{}</dd>\n", name, html_escape(value));
   }
   out += "</dl>\n</header>\n";
   return out;
@@ -881,10 +843,11 @@ std::string trials_table(const engine::RunResult& run) {
         "<td class=\"n\">{11}</td><td class=\"n\">{12}</td><td class=\"n\">{13}</td>"
         "<td class=\"n\">{14}</td><td class=\"n\">{15}</td><td>{16}</td>"
         "<td><code>{17}</code></td></tr>\n",
-        invariants::name_of(trial.verdict), trial.index, html(trial.scenario), trial.seed,
+        invariants::name_of(trial.verdict), trial.index, html_escape(trial.scenario), trial.seed,
         verdict_badge(trial.verdict), s.operations, s.ok, s.failed, s.unknown_outcome,
         s.max_concurrent_lookups, s.lock_waits, s.crashes, s.pauses, s.faults, s.failpoint_hits,
-        seconds_text(trial.duration_s), html(finding(trial)), html(trial.repro_command));
+        seconds_text(trial.duration_s), html_escape(finding(trial)),
+        html_escape(trial.repro_command));
   }
   out += "</tbody>\n</table>\n</section>\n";
   return out;
@@ -892,10 +855,10 @@ std::string trials_table(const engine::RunResult& run) {
 
 std::string invariant_section(const engine::InvariantResult& invariant) {
   const auto& verdict = invariant.verdict;
-  std::string out =
-      fmt::format("<details class=\"invariant\"{}><summary>{} <strong>{}</strong>: {}</summary>\n",
-                  verdict.validity == Validity::valid ? "" : " open",
-                  verdict_badge(verdict.validity), html(invariant.name), html(verdict.summary));
+  std::string out = fmt::format(
+      "<details class=\"invariant\"{}><summary>{} <strong>{}</strong>: {}</summary>\n",
+      verdict.validity == Validity::valid ? "" : " open", verdict_badge(verdict.validity),
+      html_escape(invariant.name), html_escape(verdict.summary));
   if (verdict.evidence.empty()) {
     out += "<p class=\"empty\">No evidence recorded.</p>\n";
   } else {
@@ -903,7 +866,7 @@ std::string invariant_section(const engine::InvariantResult& invariant) {
     const std::size_t shown = std::min(verdict.evidence.size(), max_evidence_shown);
     for (std::size_t i = 0; i < shown; ++i) {
       const auto& evidence = verdict.evidence[i];
-      out += fmt::format("<li><div class=\"what\">{}</div>", html(evidence.what));
+      out += fmt::format("<li><div class=\"what\">{}</div>", html_escape(evidence.what));
       if (!evidence.data.is_null() && !(evidence.data.is_object() && evidence.data.empty())) {
         out += fmt::format("<pre>{}</pre>", pretty_json(evidence.data));
       }
@@ -924,10 +887,10 @@ std::string trial_section(const engine::TrialResult& trial, const std::string& h
       "<section class=\"trial\" id=\"trial-{0}\">\n<h2>Trial {0}: {1} {2}</h2>\n"
       "<dl class=\"facts\"><dt>seed</dt><dd>{3}</dd><dt>duration</dt><dd>{4}</dd>"
       "<dt>repro</dt><dd><code>{5}</code></dd></dl>\n",
-      trial.index, html(trial.scenario), verdict_badge(trial.verdict), trial.seed,
-      seconds_text(trial.duration_s), html(trial.repro_command));
+      trial.index, html_escape(trial.scenario), verdict_badge(trial.verdict), trial.seed,
+      seconds_text(trial.duration_s), html_escape(trial.repro_command));
   if (!trial.error.empty()) {
-    out += fmt::format("<p class=\"error\">harness error: {}</p>\n", html(trial.error));
+    out += fmt::format("<p class=\"error\">harness error: {}</p>\n", html_escape(trial.error));
   }
 
   out += "<h3>Invariants</h3>\n";
@@ -970,7 +933,7 @@ std::string trial_section(const engine::TrialResult& trial, const std::string& h
   } else {
     out += "<ol>";
     for (const auto& step : trial.failpoint_order) {
-      out += fmt::format("<li><code>{}</code></li>", html(step));
+      out += fmt::format("<li><code>{}</code></li>", html_escape(step));
     }
     out += "</ol>";
   }
@@ -992,7 +955,7 @@ std::string report_html(const engine::RunResult& run) {
       "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>orgquake {}: {}</title>\n<style>{}</style>\n</head>\n<body>\n",
-      html(run.suite), invariants::name_of(run.verdict), style);
+      html_escape(run.suite), invariants::name_of(run.verdict), style);
   out += header(run);
   out += trials_table(run);
 
