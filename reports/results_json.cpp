@@ -37,6 +37,8 @@ nlohmann::json results_json(const engine::RunResult& run) {
   return {{"seed", run.seed},
           {"suite", run.suite},
           {"migrator", run.migrator},
+          {"migrator_declaration", run.migrator_declaration},
+          {"migrator_description", run.migrator_description},
           {"users", run.users},
           {"verdict", invariants::name_of(run.verdict)},
           {"duration_s", run.duration_s},

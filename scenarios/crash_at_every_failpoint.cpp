@@ -1,4 +1,4 @@
-// Each failpoint in turn: a worker looks up a user of its own, is killed
+// Each failpoint the migrator declares, in turn: a worker looks up a user of its own, is killed
 // (SIGKILL) the first time it reaches that failpoint, and a fresh worker
 // then looks the user up again and must finish the job: no duplicate, no
 // loss, and, when the dead worker held the user's lock, recovery within the
@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "harness/engine/scenario.hpp"
-#include "migrator/failpoints/registry.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -45,8 +44,10 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     };
     std::vector<Round> rounds;
     std::set<std::string> taken;
-    for (const auto& state : failpoints::describe()) {
-      const std::string failpoint(state.name);
+    // The failpoints the migrator under test declared, in its order: an
+    // external migrator's own list, not the C++ one.
+    for (const auto& declared : trial.migrator().failpoints) {
+      const std::string& failpoint = declared.name;
       auto candidates = candidates_for(trial, failpoint);
       std::erase_if(candidates, [&](const std::string& u) { return taken.contains(u); });
       if (candidates.empty()) {

@@ -32,6 +32,7 @@ class LockHolderPause : public engine::Scenario {
   void run(engine::Trial& trial) const override {
     const auto& o = trial.options();
     const std::string pause_at = o.string("pause_at");
+    trial.require_failpoint(pause_at);
     const auto user = trial.choose_users(1, "holder")[0];
     const auto stopped_for = trial.lock_ttl() + std::chrono::milliseconds(o.integer("overstay_ms"));
     trial.plan({{"kind", "pause_holder"},

@@ -4,8 +4,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "harness/engine/migrator_catalog.hpp"
+#include "harness/engine/suite_spec.hpp"
 
 namespace orgquake::cli {
 
@@ -25,6 +29,11 @@ void add_worker_command(CLI::App& app, Action& action);
 /// A seed as given on the command line; throws UsageError unless it is a
 /// whole number that fits 64 bits.
 std::uint64_t parse_seed(const std::string& text);
+
+/// The migrators a command can name: the built-in ones, those the spec
+/// declares, and those of each --migrators file, later ones winning.
+engine::MigratorCatalog migrator_catalog(const engine::SuiteSpec& spec,
+                                         const std::vector<std::string>& files);
 
 /// Seconds with two decimals, or milliseconds below one second: "0.42 s", "31 ms".
 std::string human_duration(std::chrono::microseconds duration);

@@ -3,8 +3,11 @@
 // in a stable order, so that a typo can be checked against it and a diff of
 // two listings shows what a change added.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -168,17 +171,44 @@ void list_suites() {
   print_rows(rows, "  ");
 }
 
-void list_migrators() {
-  print_heading("migrators (orgquake run --migrator NAME)");
-  const auto names = migrator::migrator_names();
-  std::vector<Row> rows;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    rows.push_back({names[i], i == 0 ? "(default)" : ""});
+// Each migrator is asked what it declares (its workers start in describe
+// mode), so that the listing is what a run would see.
+void list_migrators(const std::vector<std::string>& files) {
+  print_heading("migrators (orgquake run --migrator NAME [--migrators FILE])");
+  const auto catalog = migrator_catalog(engine::SuiteSpec{}, files);
+  const auto self = std::filesystem::read_symlink("/proc/self/exe");
+  for (const auto& declaration : catalog.all()) {
+    const bool is_default = declaration.name == "reference";
+    std::string where = declaration.built_in() ? "built in, C++" : declaration.declared_in;
+    fmt::print("  {}{}  ({})  {}\n", declaration.name, is_default ? " (default)" : "", where,
+               declaration.description);
+    if (!declaration.built_in()) {
+      std::string command;
+      for (const auto& word : declaration.command) command += (command.empty() ? "" : " ") + word;
+      fmt::print("    command: {}  (in {})\n", command, declaration.working_directory.string());
+    }
+    try {
+      const auto described =
+          engine::describe_migrator(declaration, self, std::chrono::seconds(20)).description;
+      std::string operations;
+      for (const auto& kind : described.operations)
+        operations += (operations.empty() ? "" : ", ") + kind;
+      fmt::print("    language {}; operations: {}; {} failpoints{}\n", described.language,
+                 operations, described.failpoints.size(),
+                 declaration.built_in() ? ", those listed above" : ":");
+      if (declaration.built_in()) continue;
+      std::vector<Row> rows;
+      for (const auto& failpoint : described.failpoints) {
+        rows.push_back({failpoint.name, failpoint.description});
+      }
+      print_rows(rows, "      ");
+    } catch (const std::exception& e) {
+      fmt::print("    cannot describe it: {}\n", e.what());
+    }
   }
-  print_rows(rows, "  ");
 }
 
-int list() {
+int list(const std::vector<std::string>& migrator_files) {
   list_scenarios();
   fmt::print("\n");
   list_common_options();
@@ -189,7 +219,7 @@ int list() {
   fmt::print("\n");
   list_suites();
   fmt::print("\n");
-  list_migrators();
+  list_migrators(migrator_files);
   return static_cast<int>(ExitCode::valid);
 }
 
@@ -198,7 +228,11 @@ int list() {
 void add_list_command(CLI::App& app, Action& action) {
   auto* command = app.add_subcommand(
       "list", "List scenarios, options, invariants, failpoints, suites and migrators");
-  command->callback([&action] { action = [] { return list(); }; });
+  auto migrator_files = std::make_shared<std::vector<std::string>>();
+  command->add_option("--migrators", *migrator_files,
+                      "Also list the migrators declared in this TOML file (repeatable)");
+  command->callback(
+      [&action, migrator_files] { action = [migrator_files] { return list(*migrator_files); }; });
 }
 
 }  // namespace orgquake::cli

@@ -73,7 +73,13 @@ int repro(const ReproOptions& options) {
     }
     request.spec = engine::SuiteSpec::from_json(results.at("spec"));
     request.seed = results.at("seed").get<std::uint64_t>();
-    request.migrator = results.at("migrator").get<std::string>();
+    // The recorded declaration starts the same command; a run from before
+    // declarations were recorded named a built-in migrator.
+    request.migrator =
+        results.contains("migrator_declaration")
+            ? engine::MigratorDeclaration::from_json(results.at("migrator_declaration"))
+            : engine::MigratorCatalog::with_built_ins().find(
+                  results.at("migrator").get<std::string>());
     request.trial = original->at("index").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(

@@ -26,6 +26,7 @@ struct RunOptions {
   std::optional<int> trials;
   std::optional<int> users;
   std::optional<std::string> migrator;
+  std::vector<std::string> migrator_files;
   std::optional<std::string> out;
   services::ServicesOptions services;
 };
@@ -72,7 +73,9 @@ int run(const RunOptions& options) {
                  : request.spec.seed ? *request.spec.seed
                                      : (static_cast<std::uint64_t>(std::random_device{}()) << 32) |
                                            std::random_device{}();
-  request.migrator = options.migrator.value_or(request.spec.migrator.value_or("reference"));
+  request.migrator =
+      migrator_catalog(request.spec, options.migrator_files)
+          .find(options.migrator.value_or(request.spec.migrator.value_or("reference")));
   request.out_dir = options.out.value_or(default_out_dir(request.spec, request.seed));
   request.services = options.services;
   return finish_run(engine::run_suite(request), request.out_dir);
@@ -97,7 +100,11 @@ void add_run_command(CLI::App& app, Action& action) {
                    "Legacy users in the fixture world (default: the suite's)")
       ->check(CLI::Range(1, 1000000));
   run_cmd->add_option("--migrator", options->migrator,
-                      "Migrator under test: reference or seed_naive (default reference)");
+                      "Migrator under test: built in (see orgquake list) or declared in a "
+                      "--migrators file (default reference)");
+  run_cmd->add_option("--migrators", options->migrator_files,
+                      "A TOML file of [migrators.NAME] tables: migrators in any language "
+                      "(docs/worker-protocol.md); may be given more than once");
   run_cmd->add_option("--out", options->out,
                       "Directory for results.json, junit.xml, history.jsonl, report.html "
                       "(default reports/out/<time>-<suite>-<seed>)");
@@ -106,6 +113,14 @@ void add_run_command(CLI::App& app, Action& action) {
   run_cmd->add_option("--redis-url", options->services.redis_url,
                       "Use this Redis instead of starting one (or ORGQUAKE_REDIS_URL)");
   run_cmd->callback([options, &action] { action = [options] { return run(*options); }; });
+}
+
+engine::MigratorCatalog migrator_catalog(const engine::SuiteSpec& spec,
+                                         const std::vector<std::string>& files) {
+  auto catalog = engine::MigratorCatalog::with_built_ins();
+  for (const auto& declared : spec.migrators) catalog.add(declared);
+  for (const auto& file : files) catalog.add_file(file);
+  return catalog;
 }
 
 std::uint64_t parse_seed(const std::string& text) {

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include "harness/core/error.hpp"
+#include "harness/engine/worker_protocol.hpp"
 #include "migrator/io/reactor.hpp"
 
 namespace orgquake::engine {
@@ -80,6 +83,11 @@ bool Channel::read_blocking() {
 
 std::optional<nlohmann::json> Channel::next() {
   const auto end = inbox_.find('\n', inbox_start_);
+  if (end == std::string::npos && inbox_.size() - inbox_start_ > max_message_bytes) {
+    inbox_.clear();
+    inbox_start_ = 0;
+    throw std::runtime_error("a line longer than 1 MiB");
+  }
   if (end == std::string::npos) {
     // Keep the buffer from growing by what has been consumed.
     if (inbox_start_ > 0) {
@@ -93,7 +101,9 @@ std::optional<nlohmann::json> Channel::next() {
   try {
     return nlohmann::json::parse(line);
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error("worker channel: a line that is not JSON: " + std::string(e.what()));
+    std::string start(line.substr(0, 80));
+    throw std::runtime_error(fmt::format("a line that is not JSON: \"{}{}\"", start,
+                                         line.size() > start.size() ? "..." : ""));
   }
 }
 

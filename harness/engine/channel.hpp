@@ -39,7 +39,8 @@ class Channel {
   /// False once the peer has closed.
   bool read_blocking();
   /// The next complete message, if one has arrived. Throws
-  /// std::runtime_error for a line that is not JSON.
+  /// std::runtime_error for a line that is not JSON or is longer than
+  /// max_message_bytes (the line is dropped).
   std::optional<nlohmann::json> next();
   bool peer_closed() const { return peer_closed_; }
 

@@ -193,10 +193,17 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
     result.error += fmt::format("the checks could not run: {}", e.what());
   }
 
+  for (const auto& violation : trial.protocol_violations()) {
+    if (!result.error.empty()) result.error += "; ";
+    result.error += violation;
+  }
   result.verdict = result.error.empty() ? Validity::valid : Validity::unknown;
   for (const auto& invariant : result.invariants) {
     result.verdict = std::max(result.verdict, invariant.verdict.validity);
   }
+  // A worker that broke the protocol leaves a history that cannot be
+  // trusted either way: not even an invalid verdict is earned.
+  if (!trial.protocol_violations().empty()) result.verdict = Validity::unknown;
   result.stats = compute_stats(trial.history());
   result.fault_plan = trial.fault_plan();
   result.failpoint_order = trial.failpoint_order();
@@ -249,8 +256,13 @@ std::string git_sha() {
 
 RunResult run_suite(const RunRequest& request) {
   const auto started = Clock::now();
-  // Everything a user can get wrong is checked before anything starts.
-  migrator::make_migrator(request.migrator);
+  // Everything a user can get wrong is checked before anything starts: the
+  // migrator's program must start and declare itself (a missing interpreter
+  // is one line, before any service runs).
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+  if (request.migrator.built_in()) migrator::make_migrator(request.migrator.name);
+  const MigratorUnderTest migrator =
+      describe_migrator(request.migrator, self, std::chrono::seconds(20));
   const auto planned = plan_trials(request);
   const auto selected = selected_invariants(request.spec);
   if (planned.empty()) throw UsageError("the selection runs no trial");
@@ -258,7 +270,9 @@ RunResult run_suite(const RunRequest& request) {
   RunResult run;
   run.seed = request.seed;
   run.suite = request.spec.name;
-  run.migrator = request.migrator;
+  run.migrator = request.migrator.name;
+  run.migrator_declaration = request.migrator.to_json();
+  run.migrator_description = migrator.description.to_json();
   run.users = request.spec.users;
   run.git_sha = git_sha();
   run.started_at = utc_now();
@@ -281,8 +295,7 @@ RunResult run_suite(const RunRequest& request) {
   TrialEnvironment environment{*services,
                                world,
                                database_template,
-                               request.migrator,
-                               std::filesystem::read_symlink("/proc/self/exe"),
+                               migrator,
                                std::filesystem::absolute(request.out_dir / "logs"),
                                fmt::format("{}-{}", ::getpid(), request.seed)};
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;

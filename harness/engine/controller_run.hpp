@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "harness/engine/migrator_catalog.hpp"
 #include "harness/engine/run_result.hpp"
 #include "harness/engine/suite_spec.hpp"
 #include "harness/services/services.hpp"
@@ -18,7 +19,8 @@ namespace orgquake::engine {
 struct RunRequest {
   SuiteSpec spec;
   std::uint64_t seed = 0;
-  std::string migrator = "reference";
+  /// The migrator under test (a built-in one by default).
+  MigratorDeclaration migrator = MigratorCatalog::with_built_ins().find("reference");
   /// Only this scenario of the suite (--scenario).
   std::optional<std::string> scenario;
   /// Only the trial with this index (repro); indexes are those of the full suite.

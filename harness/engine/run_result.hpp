@@ -61,6 +61,10 @@ struct RunResult {
   std::uint64_t seed = 0;
   std::string suite;  ///< suite name, or the spec file's stem
   std::string migrator;
+  /// How its workers were started (MigratorDeclaration::to_json), so that
+  /// repro starts the same command, and what they declared of themselves.
+  nlohmann::json migrator_declaration = nlohmann::json::object();
+  nlohmann::json migrator_description = nlohmann::json::object();
   int users = 0;  ///< fixture world size
   invariants::Validity verdict = invariants::Validity::valid;
   double duration_s = 0;

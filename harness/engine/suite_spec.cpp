@@ -35,8 +35,9 @@ constexpr int kMaxTrials = 10000;
 
 // The keys of a TOML spec, in the order the header comment documents them.
 const std::vector<std::string>& toml_keys() {
-  static const std::vector<std::string> keys{"description", "users",      "trials",  "seed",
-                                             "migrator",    "invariants", "options", "scenarios"};
+  static const std::vector<std::string> keys{"description", "users",    "trials",
+                                             "seed",        "migrator", "migrators",
+                                             "invariants",  "options",  "scenarios"};
   return keys;
 }
 
@@ -172,9 +173,15 @@ void read_shared_field(SuiteSpec& spec, std::string_view key, const json& value)
 // ---- Validation shared by parse_suite_spec and from_json -------------------
 
 void validate_names(const SuiteSpec& spec) {
-  if (spec.migrator && !contains(migrator::migrator_names(), *spec.migrator)) {
-    fail(spec.source, fmt::format("migrator: unknown migrator \"{}\"; migrators: {}",
-                                  *spec.migrator, join(migrator::migrator_names())));
+  if (spec.migrator) {
+    auto known = MigratorCatalog::with_built_ins().names();
+    for (const auto& declared : spec.migrators) known.push_back(declared.name);
+    if (!contains(known, *spec.migrator)) {
+      fail(spec.source,
+           fmt::format("migrator: unknown migrator \"{}\"; migrators: {} (declare your own in a "
+                       "[migrators.NAME] table)",
+                       *spec.migrator, join(known)));
+    }
   }
   for (std::size_t i = 0; i < spec.invariants.size(); ++i) {
     const auto& name = spec.invariants[i];
@@ -355,6 +362,8 @@ std::string one_line(std::string_view text) {
 }  // namespace
 
 nlohmann::json SuiteSpec::to_json() const {
+  json declared_migrators = json::array();
+  for (const auto& declared : migrators) declared_migrators.push_back(declared.to_json());
   json scenario_list = json::array();
   for (const auto& entry : scenarios) {
     scenario_list.push_back({{"scenario", entry.scenario}, {"overrides", entry.overrides}});
@@ -367,6 +376,7 @@ nlohmann::json SuiteSpec::to_json() const {
       {"trials", trials},
       {"seed", seed ? json(*seed) : json(nullptr)},
       {"migrator", migrator ? json(*migrator) : json(nullptr)},
+      {"migrators", declared_migrators},
       {"invariants", invariants},
       {"options", options},
       {"scenarios", std::move(scenario_list)},
@@ -389,6 +399,17 @@ SuiteSpec SuiteSpec::from_json(const nlohmann::json& j) {
     if (key == "name" || key == "source") continue;
     if (is_shared_field(key)) {
       read_shared_field(spec, key, value);
+    } else if (key == "migrators") {
+      if (!value.is_array()) {
+        fail(spec.source, fmt::format("migrators: expected an array, got {}", value.dump()));
+      }
+      try {
+        for (const auto& declared : value) {
+          spec.migrators.push_back(MigratorDeclaration::from_json(declared));
+        }
+      } catch (const json::exception& e) {
+        fail(spec.source, fmt::format("migrators: {}", e.what()));
+      }
     } else if (key == "scenarios") {
       if (!value.is_array()) {
         fail(spec.source, fmt::format("scenarios: expected an array, got {}", value.dump()));
@@ -410,7 +431,8 @@ SuiteSpec SuiteSpec::from_json(const nlohmann::json& j) {
   return spec;
 }
 
-SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::string name) {
+SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::string name,
+                           const std::filesystem::path& base_dir) {
   toml::table document;
   try {
     document = toml::parse(toml_text, std::string_view(source));
@@ -425,6 +447,9 @@ SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::
     const std::string k(key.str());
     if (k == "scenarios") {
       read_toml_scenarios(spec, node);
+    } else if (k == "migrators") {
+      spec.migrators =
+          read_migrator_tables(toml_to_json(node, spec.source, k), base_dir, spec.source);
     } else if (is_shared_field(k)) {
       read_shared_field(spec, k, toml_to_json(node, spec.source, k));
     } else {
@@ -451,7 +476,8 @@ SuiteSpec load_spec_file(const std::filesystem::path& path) {
     throw UsageError(
         fmt::format("cannot read suite spec {}: {}", path.string(), std::strerror(errno)));
   }
-  return parse_suite_spec(text.str(), path.string(), path.stem().string());
+  return parse_suite_spec(text.str(), path.string(), path.stem().string(),
+                          std::filesystem::absolute(path).parent_path());
 }
 
 SuiteSpec load_suite(std::string_view name) {

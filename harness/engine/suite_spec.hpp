@@ -8,6 +8,7 @@
 //   trials = 2               # trials per scenario
 //   seed = 1                 # optional: the run's seed when --seed is not given
 //   migrator = "reference"   # optional: when --migrator is not given
+//   [migrators.NAME]         # optional: external migrators (docs/worker-protocol.md)
 //   invariants = ["..."]     # optional: default every invariant
 //   [options]                # every scenario of the suite
 //   workers = 4
@@ -26,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/engine/migrator_catalog.hpp"
+
 namespace orgquake::engine {
 
 struct ScenarioEntry {
@@ -41,6 +44,9 @@ struct SuiteSpec {
   int trials = 1;
   std::optional<std::uint64_t> seed;
   std::optional<std::string> migrator;
+  /// [migrators.NAME]: external migrators this spec declares, working
+  /// directories made absolute against the spec file's folder.
+  std::vector<MigratorDeclaration> migrators;
   std::vector<std::string> invariants;                ///< empty: every invariant
   nlohmann::json options = nlohmann::json::object();  ///< [options]
   std::vector<ScenarioEntry> scenarios;               ///< in the order the file lists them
@@ -51,7 +57,9 @@ struct SuiteSpec {
 };
 
 /// Parses TOML text; `source` names it in errors. Throws UsageError.
-SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::string name);
+/// Relative paths in it (a migrator's working directory) are taken from `base_dir`.
+SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::string name,
+                           const std::filesystem::path& base_dir = std::filesystem::current_path());
 /// Reads and parses a spec file. Throws UsageError.
 SuiteSpec load_spec_file(const std::filesystem::path& path);
 /// One of the built-in suites (compiled in from scenarios/specs/). Throws

@@ -39,6 +39,10 @@ struct Trial::Worker {
   /// the scenario's handlers (the interleaving's only wait their turn).
   std::set<std::string> scenario_gated;
   std::string error;  ///< what the worker reported when it could not run its plan
+  /// What it broke of the worker protocol (it was killed for it); "" if nothing.
+  std::string violation;
+  /// What it declared in its `ready`.
+  std::optional<MigratorDescription> declared;
   /// Invoked operations without a completion yet: they become `info` if the
   /// worker dies.
   std::map<std::int64_t, history::Event> open_ops;
@@ -68,6 +72,8 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   if (!pairs.empty()) {
     nlohmann::json planned = nlohmann::json::array();
     for (const auto& pair : pairs) {
+      require_failpoint(pair.before);
+      require_failpoint(pair.after);
       order(pair.before, pair.after);
       interleaved_.insert(pair.before);
       interleaved_.insert(pair.after);
@@ -116,12 +122,25 @@ void Trial::plan(nlohmann::json fault) {
 }
 
 OperationPlan Trial::operation(std::string_view kind, const std::string& user) {
+  if (!migrator().supports(kind)) {
+    throw std::runtime_error(fmt::format(
+        "migrator {} does not support operations of kind {}, which {} needs (it supports: {})",
+        environment_.migrator.declaration.name, kind, scenario_.name(),
+        fmt::join(migrator().operations, ", ")));
+  }
   return {next_op_++, std::string(kind), user};
+}
+
+void Trial::require_failpoint(const std::string& failpoint) const {
+  if (failpoint == echo_failpoint || migrator().declares(failpoint)) return;
+  throw std::runtime_error(
+      fmt::format("migrator {} does not declare the failpoint {}, which {} needs",
+                  environment_.migrator.declaration.name, failpoint, scenario_.name()));
 }
 
 migrator::MigratorEndpoints Trial::endpoints() const {
   migrator::MigratorEndpoints e;
-  e.pg_conninfo = database_.url().conninfo();
+  e.pg_conninfo = database_.url().full();
   const auto& redis = environment_.services.redis_url();
   e.redis = {redis.host, redis.port, redis.password, redis.database};
   e.stripe_port = stripe_->port();
@@ -155,7 +174,7 @@ int Trial::start_worker(WorkerOptions options) {
   WorkerPlan plan;
   plan.worker = index;
   plan.seed = rng(fmt::format("worker/{}", index)).next();
-  plan.migrator = environment_.migrator;
+  plan.migrator = environment_.migrator.declaration.name;
   plan.phase = phase_;
   plan.trial_start_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(started_.time_since_epoch()).count();
@@ -167,6 +186,7 @@ int Trial::start_worker(WorkerOptions options) {
   plan.strategy = options_.string("strategy");
   plan.fast_path = options_.boolean("fast_path");
   plan.failpoints = std::move(options.failpoints);
+  for (const auto& failpoint : options.gated) require_failpoint(failpoint);
   state->scenario_gated.insert(options.gated.begin(), options.gated.end());
   // Every worker of the run phase gates the interleaving's failpoints, so
   // that the controller sees each firing and can hold it for its turn.
@@ -178,8 +198,13 @@ int Trial::start_worker(WorkerOptions options) {
   auto [mine, theirs] = Channel::socket_pair();
   state->channel = std::make_unique<Channel>(mine);
   services::ChildSpec spec;
-  spec.program = environment_.worker_program;
-  spec.args = {"worker"};
+  const WorkerCommand& command = environment_.migrator.command;
+  spec.program = command.program;
+  spec.args = command.args;
+  spec.working_directory = command.working_directory;
+  spec.environment = command.environment;
+  spec.environment[channel_fd_variable] = "3";
+  spec.environment["ORGQUAKE_PROTOCOL"] = std::to_string(protocol_version);
   spec.log_file = state->log;
   spec.channel_fd = theirs;
   try {
@@ -194,12 +219,14 @@ int Trial::start_worker(WorkerOptions options) {
 
   Worker& w = *workers_.back();
   if (!wait_until([&] { return w.ready || w.exited; }, milliseconds(20'000)) || !w.ready) {
-    throw EnvironmentError(fmt::format("worker {} of trial {} did not get ready: {}; its log is {}",
-                                       index, index_,
-                                       !w.error.empty() ? w.error
-                                       : w.exited       ? w.process->describe_exit()
-                                                        : std::string("no answer in 20 s"),
-                                       w.log.string()));
+    if (!w.exited) violation(w, "did not send ready within 20 s");
+    throw EnvironmentError(
+        fmt::format("migrator {}: worker {} of trial {} did not get ready: {}; its log is {}",
+                    environment_.migrator.declaration.name, index, index_,
+                    !w.violation.empty() ? w.violation
+                    : !w.error.empty()   ? w.error
+                                         : "it " + w.process->describe_exit() + " before ready",
+                    w.log.string()));
   }
   return index;
 }
@@ -268,40 +295,135 @@ void Trial::pump(Clock::time_point deadline) {
     if (fds[i].revents == 0) continue;
     Worker& w = *owners[i];
     const bool open = w.channel->read_available();
-    try {
-      while (auto message = w.channel->next()) handle_message(w, *message);
-    } catch (...) {
-      // A closed channel is never polled again: reap it even so.
-      if (!open) handle_exit(w);
-      throw;
-    }
+    drain(w);
     if (!open) handle_exit(w);
   }
 }
 
-void Trial::handle_message(Worker& w, const nlohmann::json& message) {
-  const auto type = message.value("t", std::string());
-  if (type == message::event) {
-    auto event = history::Event::from_json(message.at("event"));
-    event.worker = w.index;
-    if (event.type == history::EventType::invoke) {
-      w.open_ops[event.op] = event;
-    } else if (event.type == history::EventType::ok || event.type == history::EventType::fail) {
-      w.open_ops.erase(event.op);
+void Trial::drain(Worker& w) {
+  while (!w.exited) {
+    std::optional<nlohmann::json> message;
+    try {
+      message = w.channel->next();
+    } catch (const std::runtime_error& e) {  // the channel's framing
+      violation(w, fmt::format("wrote {}", e.what()));
+      return;
     }
-    history_.add(std::move(event));
+    if (!message) return;
+    // What a worker sends is checked here; what a scenario's hit handler
+    // throws is the scenario's and goes on up.
+    try {
+      handle_message(w, *message);
+    } catch (const ProtocolViolation& e) {
+      violation(w, e.what());
+      return;
+    } catch (const nlohmann::json::exception& e) {
+      violation(w, fmt::format("sent a message of the wrong shape: {}", e.what()));
+      return;
+    } catch (const std::invalid_argument& e) {  // history::Event::from_json
+      violation(w, fmt::format("sent an event of the wrong shape: {}", e.what()));
+      return;
+    }
+  }
+}
+
+void Trial::handle_message(Worker& w, const nlohmann::json& message) {
+  if (!message.is_object() || !message.contains("t") || !message.at("t").is_string()) {
+    throw ProtocolViolation(fmt::format("sent a message without a type: {}", message.dump()));
+  }
+  const auto type = message.at("t").get<std::string>();
+  if (type == message::error) {
+    w.error = message.value("message", std::string("unknown error"));
+    return;
+  }
+  if (type == message::ready) {
+    if (w.declared) throw ProtocolViolation("sent ready twice");
+    w.declared = MigratorDescription::from_ready(message);
+    w.ready = true;
+    return;
+  }
+  if (!w.declared) throw ProtocolViolation(fmt::format("sent {} before ready", type));
+  if (type == message::event) {
+    handle_event(w, message);
   } else if (type == message::hit) {
-    if (w.dying) return;
     auto event = history::Event::from_json(message.at("event"));
-    PendingHit hit{w.index, message.at("id").get<std::int64_t>(),
+    if (event.type != history::EventType::failpoint) {
+      throw ProtocolViolation(fmt::format("sent a hit whose event is a {}, not a failpoint",
+                                          history::name_of(event.type)));
+    }
+    if (event.kind != echo_failpoint && !w.declared->declares(event.kind)) {
+      throw ProtocolViolation(
+          fmt::format("reported the failpoint {}, which it did not declare", event.kind));
+    }
+    const auto id = message.at("id").get<std::int64_t>();
+    if (w.dying) return;
+    PendingHit hit{w.index, id,
                    HitInfo{w.index, event.client, event.op, event.user, event.kind, event.time_ns}};
     handle_hit(std::move(hit));
-  } else if (type == message::ready) {
-    w.ready = true;
   } else if (type == message::done) {
+    if (!w.open_ops.empty()) {
+      throw ProtocolViolation(
+          fmt::format("sent done with operation {} still open", w.open_ops.begin()->first));
+    }
     w.done = true;
-  } else if (type == message::error) {
-    w.error = message.value("message", std::string("unknown error"));
+  } else {
+    throw ProtocolViolation(fmt::format("sent a message of unknown type \"{}\"", type));
+  }
+}
+
+void Trial::handle_event(Worker& w, const nlohmann::json& message) {
+  auto event = history::Event::from_json(message.at("event"));
+  event.worker = w.index;
+  switch (event.type) {
+    case history::EventType::invoke:
+      if (w.open_ops.contains(event.op)) {
+        throw ProtocolViolation(fmt::format("invoked operation {} twice", event.op));
+      }
+      w.open_ops[event.op] = event;
+      break;
+    case history::EventType::ok:
+    case history::EventType::fail:
+    case history::EventType::info: {
+      if (!w.open_ops.contains(event.op)) {
+        throw ProtocolViolation(
+            fmt::format("completed operation {}, which it had not invoked", event.op));
+      }
+      if (event.type != history::EventType::ok) {
+        const auto error = event.value.find("error");
+        if (error == event.value.end() || !error->is_string() ||
+            find_error_name(error->get<std::string>()) == nullptr) {
+          throw ProtocolViolation(fmt::format(
+              "failed operation {} with the error {}, which is not one of the protocol's names",
+              event.op, error == event.value.end() ? "(none)" : error->dump()));
+        }
+      }
+      w.open_ops.erase(event.op);
+      break;
+    }
+    case history::EventType::failpoint:
+      if (event.kind != echo_failpoint && !w.declared->declares(event.kind)) {
+        throw ProtocolViolation(
+            fmt::format("reported the failpoint {}, which it did not declare", event.kind));
+      }
+      break;
+    case history::EventType::fault:
+    case history::EventType::phase:
+      throw ProtocolViolation(fmt::format("sent a {} event, which only the controller records",
+                                          history::name_of(event.type)));
+  }
+  history_.add(std::move(event));
+}
+
+void Trial::violation(Worker& w, const std::string& what) {
+  if (!w.violation.empty()) return;
+  w.violation = what;
+  violations_.push_back(fmt::format("migrator {}: worker {} {}",
+                                    environment_.migrator.declaration.name, w.index, what));
+  record_fault("protocol_violation", {{"worker", w.index}, {"what", what}});
+  w.dying = true;
+  if (!w.exited) {
+    w.process->stop(SIGKILL, milliseconds(1000));
+    handle_exit(w);
   }
 }
 
@@ -316,6 +438,10 @@ void Trial::handle_exit(Worker& w) {
     }
   }
   w.exited = true;
+  if (w.process && w.process->left_behind() > 0) {
+    violation(w, fmt::format("left {} process{} running in its process group (killed)",
+                             w.process->left_behind(), w.process->left_behind() == 1 ? "" : "es"));
+  }
   const auto at = now_ns();
   const std::string how = w.process ? w.process->describe_exit() : "gone";
   for (auto& [op, invoke] : w.open_ops) {
@@ -461,7 +587,7 @@ void Trial::kill_worker(int index, const std::string& holds_lock_of) {
   w.process->stop(SIGKILL, milliseconds(1000));
   // What it wrote before dying still counts; then its open operations are info.
   w.channel->read_available();
-  while (auto message = w.channel->next()) handle_message(w, *message);
+  drain(w);
   handle_exit(w);
 }
 

@@ -23,6 +23,7 @@
 #include "fakes/stripe_fake.hpp"
 #include "harness/core/random.hpp"
 #include "harness/db/trial_database.hpp"
+#include "harness/engine/migrator_catalog.hpp"
 #include "harness/engine/options.hpp"
 #include "harness/engine/worker_plan.hpp"
 #include "harness/history/history.hpp"
@@ -40,10 +41,10 @@ struct TrialEnvironment {
   services::Services& services;
   const world::World& world;
   db::TemplateDatabase& database_template;
-  std::string migrator;
-  std::filesystem::path worker_program;  ///< the orgquake binary
-  std::filesystem::path log_dir;         ///< worker logs go here
-  std::string run_tag;                   ///< unique per run: Redis keys of trials never meet
+  /// The migrator under test: how to start its workers, what it declared.
+  const MigratorUnderTest& migrator;
+  std::filesystem::path log_dir;  ///< worker logs go here
+  std::string run_tag;            ///< unique per run: Redis keys of trials never meet
 };
 
 /// A gated failpoint firing, as the controller sees it.
@@ -90,12 +91,20 @@ class Trial {
   /// meet them.
   std::vector<std::string> choose_users(int count, std::string_view label) const;
   std::chrono::milliseconds lock_ttl() const;
+  /// What the migrator under test declared: its failpoints, in its order,
+  /// and the operation kinds it supports.
+  const MigratorDescription& migrator() const { return environment_.migrator.description; }
+  /// Throws (the trial becomes unknown, with this line) unless the migrator
+  /// declares `failpoint`: a scenario that needs a failpoint the migrator
+  /// lacks must say so, never skip it silently.
+  void require_failpoint(const std::string& failpoint) const;
 
   // ---- The fault plan: what the scenario decided from its seed, before acting.
   void plan(nlohmann::json fault);
 
   // ---- Workers.
-  /// An operation with the next id of the trial.
+  /// An operation with the next id of the trial. Throws unless the migrator
+  /// supports operations of that kind.
   OperationPlan operation(std::string_view kind, const std::string& user);
   /// Starts a worker process and returns once its clients are connected.
   int start_worker(WorkerOptions options);
@@ -171,6 +180,9 @@ class Trial {
   const nlohmann::json& fault_plan() const { return fault_plan_; }
   const std::vector<std::string>& failpoint_order() const { return failpoint_order_; }
   const db::TrialDatabase& database() const { return database_; }
+  /// How workers broke the worker protocol, one line each ("migrator X:
+  /// worker 2 wrote a line that is not JSON"); any makes the trial unknown.
+  const std::vector<std::string>& protocol_violations() const { return violations_; }
   std::int64_t now_ns() const;
 
  private:
@@ -184,7 +196,13 @@ class Trial {
   Worker& worker(int index);
   migrator::MigratorEndpoints endpoints() const;
   void pump(std::chrono::steady_clock::time_point deadline);
+  /// Handles every complete message `worker` has sent, checking each
+  /// against the protocol.
+  void drain(Worker& worker);
   void handle_message(Worker& worker, const nlohmann::json& message);
+  void handle_event(Worker& worker, const nlohmann::json& message);
+  /// Records what `worker` broke of the protocol and kills its process group.
+  void violation(Worker& worker, const std::string& what);
   void handle_exit(Worker& worker);
   void handle_hit(PendingHit hit);
   void release_ordered_hits();
@@ -213,6 +231,7 @@ class Trial {
   std::map<std::string, int> fired_;
   std::vector<PendingHit> held_hits_;
   std::set<std::string> affected_;
+  std::vector<std::string> violations_;
   std::string phase_ = "run";
 };
 

@@ -15,6 +15,7 @@
 #include "harness/core/random.hpp"
 #include "harness/engine/channel.hpp"
 #include "harness/engine/worker_plan.hpp"
+#include "harness/engine/worker_protocol.hpp"
 #include "harness/history/history.hpp"
 #include "migrator/failpoints/injected_error.hpp"
 #include "migrator/failpoints/registry.hpp"
@@ -43,6 +44,11 @@ struct Failure {
   std::string error;
   std::string message;
   bool reconnect = true;
+  /// Whether the operation certainly changed nothing (worker-protocol.md's list).
+  bool definite() const {
+    const auto* name = find_error_name(error);
+    return name != nullptr && name->definite;
+  }
 };
 
 Failure classify(std::exception_ptr error) {
@@ -73,6 +79,21 @@ Failure classify(std::exception_ptr error) {
   }
 }
 
+}  // namespace
+
+MigratorDescription describe(const std::string& migrator) {
+  MigratorDescription description;
+  description.name = migrator;
+  description.language = "c++";
+  for (const auto& state : failpoints::describe()) {
+    description.failpoints.push_back({std::string(state.name), std::string(state.description)});
+  }
+  description.operations = {std::string(history::op_lookup), std::string(history::op_migrate)};
+  return description;
+}
+
+namespace {
+
 class Worker {
  public:
   Worker(Channel& channel, WorkerPlan plan)
@@ -93,7 +114,7 @@ class Worker {
     for (std::size_t i = 0; i < plan_.clients.size(); ++i) {
       clients.emplace_back([this, i] { run_client(static_cast<int>(i)); });
     }
-    if (plan_.clients.empty()) channel_.send({{"t", message::ready}});
+    if (plan_.clients.empty()) channel_.send(describe(plan_.migrator).to_json());
     for (auto& client : clients) client.join();
     channel_.send({{"t", message::done}});
     // Nothing to tidy: the kernel closes every connection, as a replica that
@@ -227,7 +248,7 @@ class Worker {
     } catch (const std::exception& e) {
       connect_error = e.what();  // each operation tries again, and fails visibly
     }
-    if (++connected_ == plan_.clients.size()) channel_.send({{"t", message::ready}});
+    if (++connected_ == plan_.clients.size()) channel_.send(describe(plan_.migrator).to_json());
     go_shared_.wait();
     if (plan.start_delay_ms > 0) {
       boost::this_fiber::sleep_for(std::chrono::milliseconds(plan.start_delay_ms));
@@ -256,7 +277,9 @@ class Worker {
       auto done = op_event(error ? history::EventType::fail : history::EventType::ok, op, index);
       if (error) {
         const Failure failure = classify(error);
-        done.value = {{"error", failure.error}, {"message", failure.message}};
+        done.value = {{"error", failure.error},
+                      {"message", failure.message},
+                      {"definite", failure.definite()}};
         if (failure.reconnect) client.reset();
       } else {
         done.value = std::move(value);
@@ -271,6 +294,13 @@ class Worker {
   }
 
   nlohmann::json perform(migrator::MigratorContext& ctx, const OperationPlan& op) {
+    if (op.kind == op_echo) {
+      failpoints::Hit hit;
+      hit.failpoint = echo_failpoint;
+      hit.at = Clock::now();
+      on_failpoint(hit);
+      return {{"echo", op.user}};
+    }
     if (op.kind == history::op_lookup) {
       const int migrations_before = ctx.stats.migrations;
       const auto user = migrator_->get_user_verified(ctx, op.user, lookup_);
@@ -321,11 +351,24 @@ int run_worker(int channel_fd) {
   io::use_reactor_scheduler();
   Channel channel(channel_fd);
   std::optional<nlohmann::json> first;
-  while (!(first = channel.next())) {
-    if (!channel.read_blocking() && !(first = channel.next())) return 3;
+  try {
+    while (!(first = channel.next())) {
+      if (!channel.read_blocking() && !(first = channel.next())) return 3;
+    }
+  } catch (const std::exception& e) {
+    channel.send({{"t", message::error}, {"message", e.what()}});
+    return 2;
+  }
+  if (first->value("t", std::string()) == message::describe) {
+    channel.send(describe(first->value("migrator", std::string("reference"))).to_json());
+    return 0;
   }
   WorkerPlan plan;
   try {
+    if (first->value("t", std::string()) != message::plan) {
+      throw std::invalid_argument(
+          fmt::format("expected a plan or describe message first, got {}", first->dump()));
+    }
     plan = WorkerPlan::from_json(*first);
   } catch (const std::exception& e) {
     channel.send({{"t", message::error}, {"message", std::string("bad worker plan: ") + e.what()}});

@@ -1,6 +1,13 @@
 #pragma once
 
+#include <string>
+
+#include "harness/engine/worker_protocol.hpp"
+
 namespace orgquake::engine {
+
+/// What the C++ worker declares of itself in `ready` for a built-in migrator.
+MigratorDescription describe(const std::string& migrator);
 
 /// The body of a worker process (`orgquake worker`): one app-server replica.
 /// Reads its WorkerPlan from the channel on `channel_fd`, connects one

@@ -1,6 +1,46 @@
 #include "harness/engine/worker_plan.hpp"
 
+#include <charconv>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "harness/services/redis_url.hpp"
+
 namespace orgquake::engine {
+namespace {
+
+std::string http_url(const std::string& host, std::uint16_t port) {
+  return fmt::format("http://{}:{}", host, port);
+}
+
+/// "http://host:port" (a trailing slash allowed) into its host and port.
+void parse_http_url(const std::string& url, std::string& host, std::uint16_t& port) {
+  constexpr std::string_view scheme = "http://";
+  std::string_view rest(url);
+  if (rest.substr(0, scheme.size()) != scheme) {
+    throw std::invalid_argument(fmt::format("'{}' is not an http:// URL", url));
+  }
+  rest.remove_prefix(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const auto colon = rest.rfind(':');
+  unsigned value = 0;
+  if (colon == std::string_view::npos ||
+      std::from_chars(rest.data() + colon + 1, rest.data() + rest.size(), value).ec !=
+          std::errc{} ||
+      value == 0 || value > 65535) {
+    throw std::invalid_argument(fmt::format("'{}' has no port", url));
+  }
+  host = std::string(rest.substr(0, colon));
+  port = static_cast<std::uint16_t>(value);
+}
+
+std::string redis_url(const io::RedisEndpoint& redis) {
+  const std::string auth = redis.password.empty() ? "" : ":" + redis.password + "@";
+  return fmt::format("redis://{}{}:{}/{}", auth, redis.host, redis.port, redis.database);
+}
+
+}  // namespace
 
 nlohmann::json WorkerPlan::to_json() const {
   nlohmann::json clients_json = nlohmann::json::array();
@@ -12,22 +52,19 @@ nlohmann::json WorkerPlan::to_json() const {
   }
   const auto& e = endpoints;
   return {
+      {"t", message::plan},
+      {"protocol", protocol_version},
       {"worker", worker},
       {"seed", seed},
       {"migrator", migrator},
       {"phase", phase},
       {"trial_start_ns", trial_start_ns},
       {"endpoints",
-       {{"pg_conninfo", e.pg_conninfo},
-        {"redis_host", e.redis.host},
-        {"redis_port", e.redis.port},
-        {"redis_password", e.redis.password},
-        {"redis_database", e.redis.database},
-        {"stripe_host", e.stripe_host},
-        {"stripe_port", e.stripe_port},
+       {{"postgres_url", e.pg_conninfo},
+        {"redis_url", redis_url(e.redis)},
+        {"stripe_url", http_url(e.stripe_host, e.stripe_port)},
         {"stripe_secret_key", e.stripe_secret_key},
-        {"litellm_host", e.litellm_host},
-        {"litellm_port", e.litellm_port},
+        {"litellm_url", http_url(e.litellm_host, e.litellm_port)},
         {"litellm_master_key", e.litellm_master_key},
         {"http_request_timeout_ms", e.http_request_timeout.count()}}},
       {"lock",
@@ -38,8 +75,7 @@ nlohmann::json WorkerPlan::to_json() const {
         {"command_timeout_ms", e.lock.command_timeout.count()},
         {"key_prefix", e.lock.key_prefix},
         {"fence_prefix", e.lock.fence_prefix}}},
-      {"strategy", strategy},
-      {"fast_path", fast_path},
+      {"lookup", {{"strategy", strategy}, {"fast_path", fast_path}}},
       {"failpoints", failpoints},
       {"gated_failpoints", gated_failpoints},
       {"clients", std::move(clients_json)},
@@ -47,48 +83,65 @@ nlohmann::json WorkerPlan::to_json() const {
 }
 
 WorkerPlan WorkerPlan::from_json(const nlohmann::json& json) {
-  WorkerPlan plan;
-  plan.worker = json.at("worker").get<int>();
-  plan.seed = json.at("seed").get<std::uint64_t>();
-  plan.migrator = json.at("migrator").get<std::string>();
-  plan.phase = json.at("phase").get<std::string>();
-  plan.trial_start_ns = json.at("trial_start_ns").get<std::int64_t>();
-  const auto& e = json.at("endpoints");
-  auto& out = plan.endpoints;
-  out.pg_conninfo = e.at("pg_conninfo").get<std::string>();
-  out.redis.host = e.at("redis_host").get<std::string>();
-  out.redis.port = e.at("redis_port").get<std::uint16_t>();
-  out.redis.password = e.at("redis_password").get<std::string>();
-  out.redis.database = e.at("redis_database").get<int>();
-  out.stripe_host = e.at("stripe_host").get<std::string>();
-  out.stripe_port = e.at("stripe_port").get<std::uint16_t>();
-  out.stripe_secret_key = e.at("stripe_secret_key").get<std::string>();
-  out.litellm_host = e.at("litellm_host").get<std::string>();
-  out.litellm_port = e.at("litellm_port").get<std::uint16_t>();
-  out.litellm_master_key = e.at("litellm_master_key").get<std::string>();
-  out.http_request_timeout =
-      std::chrono::milliseconds(e.at("http_request_timeout_ms").get<std::int64_t>());
-  const auto& l = json.at("lock");
-  using std::chrono::milliseconds;
-  out.lock.ttl = milliseconds(l.at("ttl_ms").get<std::int64_t>());
-  out.lock.max_wait = milliseconds(l.at("max_wait_ms").get<std::int64_t>());
-  out.lock.retry_min = milliseconds(l.at("retry_min_ms").get<std::int64_t>());
-  out.lock.retry_max = milliseconds(l.at("retry_max_ms").get<std::int64_t>());
-  out.lock.command_timeout = milliseconds(l.at("command_timeout_ms").get<std::int64_t>());
-  out.lock.key_prefix = l.at("key_prefix").get<std::string>();
-  out.lock.fence_prefix = l.at("fence_prefix").get<std::string>();
-  plan.strategy = json.at("strategy").get<std::string>();
-  plan.fast_path = json.at("fast_path").get<bool>();
-  plan.failpoints = json.at("failpoints").get<std::string>();
-  plan.gated_failpoints = json.at("gated_failpoints").get<std::vector<std::string>>();
-  for (const auto& c : json.at("clients")) {
-    ClientPlan client;
-    client.start_delay_ms = c.at("start_delay_ms").get<std::int64_t>();
-    for (const auto& o : c.at("ops")) {
-      client.ops.push_back({o.at("op").get<std::int64_t>(), o.at("kind").get<std::string>(),
-                            o.at("user").get<std::string>()});
+  // nlohmann's own exceptions name the type but not the field: say which.
+  const auto at = [](const nlohmann::json& object, const char* key) -> const nlohmann::json& {
+    if (!object.is_object() || !object.contains(key)) {
+      throw std::invalid_argument(fmt::format("the plan has no \"{}\"", key));
     }
-    plan.clients.push_back(std::move(client));
+    return object.at(key);
+  };
+  const auto protocol = at(json, "protocol");
+  if (!protocol.is_number_integer() || protocol.get<int>() != protocol_version) {
+    throw std::invalid_argument(
+        fmt::format("the plan speaks protocol version {}; this worker "
+                    "speaks {}",
+                    protocol.dump(), protocol_version));
+  }
+  WorkerPlan plan;
+  try {
+    plan.worker = at(json, "worker").get<int>();
+    plan.seed = at(json, "seed").get<std::uint64_t>();
+    plan.migrator = at(json, "migrator").get<std::string>();
+    plan.phase = at(json, "phase").get<std::string>();
+    plan.trial_start_ns = at(json, "trial_start_ns").get<std::int64_t>();
+    const auto& e = at(json, "endpoints");
+    auto& out = plan.endpoints;
+    out.pg_conninfo = at(e, "postgres_url").get<std::string>();
+    const auto redis = services::RedisUrl::parse(at(e, "redis_url").get<std::string>());
+    out.redis = {redis.host, redis.port, redis.password, redis.database};
+    parse_http_url(at(e, "stripe_url").get<std::string>(), out.stripe_host, out.stripe_port);
+    out.stripe_secret_key = at(e, "stripe_secret_key").get<std::string>();
+    parse_http_url(at(e, "litellm_url").get<std::string>(), out.litellm_host, out.litellm_port);
+    out.litellm_master_key = at(e, "litellm_master_key").get<std::string>();
+    out.http_request_timeout =
+        std::chrono::milliseconds(at(e, "http_request_timeout_ms").get<std::int64_t>());
+    const auto& l = at(json, "lock");
+    using std::chrono::milliseconds;
+    out.lock.ttl = milliseconds(at(l, "ttl_ms").get<std::int64_t>());
+    out.lock.max_wait = milliseconds(at(l, "max_wait_ms").get<std::int64_t>());
+    out.lock.retry_min = milliseconds(at(l, "retry_min_ms").get<std::int64_t>());
+    out.lock.retry_max = milliseconds(at(l, "retry_max_ms").get<std::int64_t>());
+    out.lock.command_timeout = milliseconds(at(l, "command_timeout_ms").get<std::int64_t>());
+    out.lock.key_prefix = at(l, "key_prefix").get<std::string>();
+    out.lock.fence_prefix = at(l, "fence_prefix").get<std::string>();
+    const auto& lookup = at(json, "lookup");
+    plan.strategy = at(lookup, "strategy").get<std::string>();
+    plan.fast_path = at(lookup, "fast_path").get<bool>();
+    plan.failpoints = at(json, "failpoints").get<std::string>();
+    plan.gated_failpoints = at(json, "gated_failpoints").get<std::vector<std::string>>();
+    for (const auto& c : at(json, "clients")) {
+      ClientPlan client;
+      client.start_delay_ms = at(c, "start_delay_ms").get<std::int64_t>();
+      for (const auto& o : at(c, "ops")) {
+        client.ops.push_back({at(o, "op").get<std::int64_t>(), at(o, "kind").get<std::string>(),
+                              at(o, "user").get<std::string>()});
+      }
+      plan.clients.push_back(std::move(client));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(fmt::format("a plan field of the wrong type: {}", e.what()));
+  } catch (const std::runtime_error& e) {  // a URL the parsers refuse
+    throw std::invalid_argument(e.what());
   }
   return plan;
 }

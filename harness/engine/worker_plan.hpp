@@ -3,7 +3,7 @@
 // What the controller tells a worker process to do: where the servers are,
 // which migrator runs, its clients and their operations, and which
 // failpoints it arms or must ask the controller about. Sent as the first
-// message on the worker's channel.
+// message on the worker's channel, the `plan` of docs/worker-protocol.md.
 
 #include <cstdint>
 #include <string>
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/engine/worker_protocol.hpp"
 #include "migrator/migrator_client.hpp"
 
 namespace orgquake::engine {
@@ -34,6 +35,7 @@ struct WorkerPlan {
   std::string phase = "run";
   /// CLOCK_MONOTONIC nanoseconds at the trial's start: history times count from it.
   std::int64_t trial_start_ns = 0;
+  /// `pg_conninfo` holds a postgresql:// URL (libpq takes either form).
   migrator::MigratorEndpoints endpoints;
   std::string strategy = "joined";
   bool fast_path = true;
@@ -44,20 +46,11 @@ struct WorkerPlan {
   std::vector<std::string> gated_failpoints;
   std::vector<ClientPlan> clients;
 
+  /// The `plan` message, endpoints as URLs.
   nlohmann::json to_json() const;
+  /// Throws std::invalid_argument naming the field that is missing or wrong.
   static WorkerPlan from_json(const nlohmann::json& json);
 };
-
-/// The messages of the channel, by their "t" field.
-namespace message {
-inline constexpr const char* ready = "ready";  ///< worker: every client connected
-inline constexpr const char* go = "go";        ///< controller: start the operations
-inline constexpr const char* event = "event";  ///< worker: a history event
-inline constexpr const char* hit = "hit";      ///< worker: a gated failpoint fired; waits
-inline constexpr const char* grant = "grant";  ///< controller: what the gated hit does
-inline constexpr const char* done = "done";    ///< worker: every client finished
-inline constexpr const char* error = "error";  ///< worker: cannot run the plan (one line)
-}  // namespace message
 
 /// What a gated failpoint hit does, as the controller decides.
 enum class HitDecision { proceed, error, crash };

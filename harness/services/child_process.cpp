@@ -58,6 +58,30 @@ const char* step_name(int step) {
   _exit(127);
 }
 
+/// Live processes in process group `group` other than its leader, from
+/// /proc: a zombie leader still counts for kill(-group, 0), so that cannot tell.
+int count_group_members(pid_t group) {
+  int members = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::stoi(name) == group) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    // Fields after the command (which may hold spaces) in parentheses:
+    // state, ppid, pgrp.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (rest >> state >> ppid >> pgrp && pgrp == group && state != 'Z') ++members;
+  }
+  return members;
+}
+
 }  // namespace
 
 std::optional<Account> find_account(const std::string& name) {
@@ -81,6 +105,17 @@ ChildProcess ChildProcess::spawn(const ChildSpec& spec) {
   argv.push_back(nullptr);
   const std::string program = spec.program.string();
   const std::string workdir = spec.working_directory.string();
+  // The child's environment: ours, with the spec's variables on top.
+  std::vector<std::string> env_storage;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    const std::string_view entry(*variable);
+    const auto name = entry.substr(0, entry.find('='));
+    if (!spec.environment.contains(std::string(name))) env_storage.emplace_back(entry);
+  }
+  for (const auto& [name, value] : spec.environment) env_storage.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_storage) envp.push_back(entry.data());
+  envp.push_back(nullptr);
 
   int log_fd = open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw_errno("cannot open log file " + spec.log_file.string());
@@ -133,7 +168,7 @@ ChildProcess ChildProcess::spawn(const ChildSpec& spec) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (chdir(workdir.c_str()) != 0) fail_in_child(report[1], kChdir);
-    execv(program.c_str(), argv.data());
+    execve(program.c_str(), argv.data(), envp.data());
     fail_in_child(report[1], kExec);
   }
 
@@ -223,6 +258,7 @@ void ChildProcess::stop(int signal, std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  left_behind_ = count_group_members(pid_);
   kill(-pid_, SIGKILL);
   reap(0);
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -29,6 +30,8 @@ struct ChildSpec {
   /// A descriptor the child gets as fd 3 (a worker's channel to the
   /// controller); -1 for none. Every other descriptor is closed on exec.
   int channel_fd = -1;
+  /// Variables set in the child's environment on top of the harness's own.
+  std::map<std::string, std::string> environment;
 };
 
 /// A child process that cannot outlive the harness.
@@ -67,6 +70,11 @@ class ChildProcess {
   /// its group are killed too, while the group id is still certainly ours.
   void stop(int signal, std::chrono::milliseconds grace);
 
+  /// How many processes other than the leader were still in its process
+  /// group when the leader had exited (and stop() killed them): a worker
+  /// must not leave children behind.
+  int left_behind() const { return left_behind_; }
+
  private:
   ChildProcess(pid_t pid, std::string name) : pid_(pid), name_(std::move(name)) {}
   bool reap(int options);
@@ -74,6 +82,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   std::string name_;
   std::optional<int> status_;
+  int left_behind_ = 0;
 };
 
 /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks

@@ -59,7 +59,9 @@ ChildProcess start_on(const fs::path& binary, const RunDirectory& run, const fs:
                                                "4064"},
                                               log,
                                               std::nullopt,
-                                              dir});
+                                              dir,
+                                              -1,
+                                              {}});
   run.record_child(process.pid());
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   while (!ready(port)) {

@@ -28,7 +28,9 @@ void run_initdb(const PostgresBinaries& binaries, const std::filesystem::path& d
         "--wal-segsize=1"},
        log_file,
        run_as,
-       "/"});
+       "/",
+       -1,
+       {}});
   while (initdb.running()) {
     if (pending_interrupt() != 0) initdb.stop(SIGKILL, std::chrono::milliseconds(0));
     throw_if_interrupted();
@@ -80,8 +82,8 @@ PostgresServer PostgresServer::start(const PostgresBinaries& binaries,
       "-c",
       "huge_pages=off",
   };
-  ChildProcess process =
-      ChildProcess::spawn({binaries.postgres(), args, options.log_file, options.run_as, "/"});
+  ChildProcess process = ChildProcess::spawn(
+      {binaries.postgres(), args, options.log_file, options.run_as, "/", -1, {}});
   if (record_in != nullptr) record_in->record_child(process.pid());
 
   const std::string conninfo = fmt::format(

@@ -1,0 +1,120 @@
+#define BOOST_TEST_MODULE orgquake external migrators
+// The controller against workers that are not orgquake's own: a migrator
+// declared in a --migrators file, started by its command, speaking the
+// worker protocol. Each worker of tests/protocol/bad_worker.py breaks one
+// rule; the trial must be unknown with one line that names the migrator and
+// what it did, the run must go on to its next trial, and nothing may be
+// left running.
+#include <filesystem>
+#include <fstream>
+
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/process_runner.hpp"
+
+using namespace orgquake;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path bad_worker = fs::path(ORGQUAKE_SOURCE_DIR) / "tests/protocol/bad_worker.py";
+
+/// A run directory with a two-trial spec and a migrators file declaring
+/// `bad_<mode>` as bad_worker.py in that mode.
+struct ExternalRun {
+  test::TemporaryDirectory dir;
+  fs::path spec = fs::path(dir.path()) / "tiny.toml";
+  fs::path migrators = fs::path(dir.path()) / "migrators.toml";
+  fs::path out = fs::path(dir.path()) / "run";
+
+  explicit ExternalRun(const std::string& mode, const std::string& program = "/usr/bin/python3") {
+    std::ofstream(spec) << R"(description = "two small trials"
+users = 20
+trials = 2
+[options]
+workers = 1
+clients = 2
+[scenarios.concurrent_duplicate_lookups]
+)";
+    std::ofstream(migrators) << "[migrators.bad_" << mode << "]\n"
+                             << "command = [\"" << program << "\", \"" << bad_worker.string()
+                             << "\", \"" << mode << "\"]\n"
+                             << "description = \"breaks the protocol: " << mode << "\"\n";
+  }
+
+  test::CommandResult run(const std::string& mode) const {
+    return test::run_orgquake({"run", "--spec", spec.string(), "--migrators", migrators.string(),
+                               "--migrator", "bad_" + mode, "--seed", "3", "--out", out.string()});
+  }
+};
+
+struct Case {
+  std::string mode;
+  std::string says;  ///< what the trial's error line must contain
+  friend std::ostream& operator<<(std::ostream& out, const Case& c) { return out << c.mode; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(a_worker_that_breaks_the_protocol)
+
+BOOST_DATA_TEST_CASE(makes_its_trial_unknown_and_the_run_goes_on,
+                     boost::unit_test::data::make(std::vector<Case>{
+                         {"exit_before_ready", "before ready"},
+                         {"bad_version", "speaks protocol version 2"},
+                         {"not_json", "wrote a line that is not JSON"},
+                         {"wrong_shape", "of the wrong shape"},
+                         {"undeclared_failpoint",
+                          "reported the failpoint never.declared, which it did not declare"},
+                         {"unknown_error", "NoSuchError"},
+                         {"leaves_child", "left 1 process running in its process group"},
+                     }),
+                     c) {
+  ExternalRun run(c.mode);
+  const auto result = run.run(c.mode);
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 2);
+  std::ifstream in(run.out / "results.json");
+  BOOST_REQUIRE(in);
+  const auto results = nlohmann::json::parse(in);
+  BOOST_TEST(results.at("verdict") == "unknown");
+  // Both trials ran, and each says who broke what.
+  BOOST_REQUIRE(results.at("trials").size() == 2u);
+  for (const auto& trial : results.at("trials")) {
+    BOOST_TEST(trial.at("verdict") == "unknown");
+    const auto error = trial.at("error").get<std::string>();
+    BOOST_TEST_INFO("error: " << error);
+    BOOST_TEST(error.find("migrator bad_" + c.mode) != std::string::npos);
+    BOOST_TEST(error.find(c.says) != std::string::npos);
+  }
+}
+
+// Declarations are checked when the migrator describes itself, before any
+// service starts: one line, exit 2.
+BOOST_AUTO_TEST_CASE(declaring_a_failpoint_twice_stops_the_run_before_it_starts) {
+  ExternalRun run("duplicate_failpoint");
+  const auto result = run.run("duplicate_failpoint");
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(result.err.find("migrator bad_duplicate_failpoint: its worker declared the failpoint "
+                             "bad.step twice") != std::string::npos);
+  BOOST_TEST(result.out.find("services ready") == std::string::npos);
+  BOOST_TEST(!fs::exists(run.out));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_interpreter_is_one_line_before_any_service_starts) {
+  ExternalRun run("silent", "no-such-interpreter-orgquake");
+  const auto result = run.run("silent");
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(
+      result.err ==
+      "orgquake: migrator bad_silent: its command's program \"no-such-interpreter-orgquake\" "
+      "is not on PATH (" +
+          run.migrators.string() + ")\n");
+  BOOST_TEST(!fs::exists(run.out));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
