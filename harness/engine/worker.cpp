@@ -262,15 +262,19 @@ class Worker {
       nlohmann::json value = nlohmann::json::object();
       int lock_waits = 0;
       try {
-        if (!client) client = connect();
-        auto ctx = client->context(Rng(plan_.seed).derive(std::to_string(op.op)).next());
-        try {
-          value = perform(ctx, op);
-        } catch (...) {
+        if (op.kind == op_echo) {
+          value = echo(op);
+        } else {
+          if (!client) client = connect();
+          auto ctx = client->context(Rng(plan_.seed).derive(std::to_string(op.op)).next());
+          try {
+            value = perform(ctx, op);
+          } catch (...) {
+            lock_waits = ctx.stats.lock_waits;
+            throw;
+          }
           lock_waits = ctx.stats.lock_waits;
-          throw;
         }
-        lock_waits = ctx.stats.lock_waits;
       } catch (...) {
         error = std::current_exception();
       }
@@ -293,14 +297,16 @@ class Worker {
     slots_.erase(boost::this_fiber::get_id());
   }
 
+  /// The protocol's echo operation: the reserved failpoint, no server.
+  nlohmann::json echo(const OperationPlan& op) {
+    failpoints::Hit hit;
+    hit.failpoint = echo_failpoint;
+    hit.at = Clock::now();
+    on_failpoint(hit);
+    return {{"echo", op.user}};
+  }
+
   nlohmann::json perform(migrator::MigratorContext& ctx, const OperationPlan& op) {
-    if (op.kind == op_echo) {
-      failpoints::Hit hit;
-      hit.failpoint = echo_failpoint;
-      hit.at = Clock::now();
-      on_failpoint(hit);
-      return {{"echo", op.user}};
-    }
     if (op.kind == history::op_lookup) {
       const int migrations_before = ctx.stats.migrations;
       const auto user = migrator_->get_user_verified(ctx, op.user, lookup_);

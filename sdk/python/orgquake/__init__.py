@@ -1,0 +1,29 @@
+"""The orgquake worker SDK: run a Python migrator under the orgquake controller."""
+
+from .context import note_lock_wait
+from .errors import (
+    FencedOut,
+    HttpError,
+    InjectedError,
+    LockTimeout,
+    MigrationError,
+    OrgquakeError,
+    PgConnectionError,
+    PgError,
+    RedisUnavailable,
+    UnknownUser,
+    VerificationError,
+    classify,
+)
+from .failpoints import afailpoint, declare, failpoint
+from .migrator import AsyncMigrator, Migrator
+from .plan import ClientPlan, Endpoints, LockOptions, LookupOptions, Operation, Plan
+from .worker import PROTOCOL_VERSION, main
+
+__all__ = [
+    "AsyncMigrator", "ClientPlan", "Endpoints", "FencedOut", "HttpError", "InjectedError",
+    "LockOptions", "LockTimeout", "LookupOptions", "MigrationError", "Migrator", "Operation",
+    "OrgquakeError", "PROTOCOL_VERSION", "PgConnectionError", "PgError", "Plan",
+    "RedisUnavailable", "UnknownUser", "VerificationError", "afailpoint", "classify",
+    "declare", "failpoint", "main", "note_lock_wait",
+]
