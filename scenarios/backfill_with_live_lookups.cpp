@@ -44,12 +44,12 @@ class BackfillWithLiveLookups : public engine::Scenario {
       wait_for(trial, {trial.run_worker(std::move(earlier))});
     }
 
-    std::vector<int> racers;
+    std::vector<engine::WorkerOptions> fleet;
     engine::WorkerOptions backfill;
     engine::ClientPlan batch;
     for (const auto& user : users) batch.ops.push_back(trial.operation(history::op_migrate, user));
     backfill.clients.push_back(std::move(batch));
-    racers.push_back(trial.start_worker(std::move(backfill)));
+    fleet.push_back(std::move(backfill));
 
     const int workers = std::max<int>(1, static_cast<int>(o.integer("workers")) - 1);
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
@@ -63,8 +63,9 @@ class BackfillWithLiveLookups : public engine::Scenario {
         }
         live.clients.push_back(std::move(client));
       }
-      racers.push_back(trial.start_worker(std::move(live)));
+      fleet.push_back(std::move(live));
     }
+    const auto racers = trial.start_workers(std::move(fleet));
     trial.go(racers);
     wait_for(trial, racers);
   }

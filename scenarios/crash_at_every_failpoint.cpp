@@ -65,6 +65,7 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     for (std::size_t i = 1; i < rounds.size(); ++i) {
       trial.order(rounds[i - 1].failpoint, rounds[i].failpoint);
     }
+    std::vector<engine::WorkerOptions> fleet;
     for (auto& round : rounds) {
       trial.on_hit(round.failpoint, [&trial, user = round.user](const engine::HitInfo& hit) {
         trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
@@ -73,10 +74,10 @@ class CrashAtEveryFailpoint : public engine::Scenario {
       engine::WorkerOptions options;
       options.gated = {round.failpoint};
       options.clients.push_back({{trial.operation(history::op_lookup, round.user)}, 0});
-      round.worker = trial.start_worker(std::move(options));
+      fleet.push_back(std::move(options));
     }
-    std::vector<int> workers;
-    for (const auto& round : rounds) workers.push_back(round.worker);
+    const auto workers = trial.start_workers(std::move(fleet));
+    for (std::size_t i = 0; i < rounds.size(); ++i) rounds[i].worker = workers[i];
     trial.go(workers);
 
     const auto timeout = std::chrono::milliseconds(trial.options().integer("run_timeout_ms"));

@@ -78,6 +78,7 @@ class HttpFaults : public engine::Scenario {
     const int workers = static_cast<int>(o.integer("workers"));
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 4);
     std::vector<int> started;
+    std::vector<engine::WorkerOptions> fleet;
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions options;
       options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
@@ -92,8 +93,9 @@ class HttpFaults : public engine::Scenario {
         }
         options.clients.push_back(std::move(client));
       }
-      started.push_back(trial.start_worker(std::move(options)));
+      fleet.push_back(std::move(options));
     }
+    started = trial.start_workers(std::move(fleet));
     trial.go(started);
     wait_for(trial, started);
   }

@@ -142,6 +142,7 @@ class RandomMix : public engine::Scenario {
     const int workers = static_cast<int>(o.integer("workers"));
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
     std::vector<int> fleet;
+    std::vector<engine::WorkerOptions> crowd_workers;
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions options;
       options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
@@ -156,8 +157,9 @@ class RandomMix : public engine::Scenario {
         client.start_delay_ms = c * 2;
         options.clients.push_back(std::move(client));
       }
-      fleet.push_back(trial.start_worker(std::move(options)));
+      crowd_workers.push_back(std::move(options));
     }
+    fleet = trial.start_workers(std::move(crowd_workers));
     trial.go(fleet);
     if (outage) {
       trial.sleep(outage_at);

@@ -13,6 +13,7 @@ std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clien
                                     int offset_step, std::chrono::milliseconds stagger) {
   std::vector<int> started;
   if (users.empty()) return started;
+  std::vector<engine::WorkerOptions> fleet;
   for (int w = 0; w < workers; ++w) {
     engine::WorkerOptions options;
     for (int c = 0; c < clients; ++c) {
@@ -27,8 +28,9 @@ std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clien
       client.start_delay_ms = stagger.count() * c;
       options.clients.push_back(std::move(client));
     }
-    started.push_back(trial.start_worker(std::move(options)));
+    fleet.push_back(std::move(options));
   }
+  started = trial.start_workers(std::move(fleet));
   trial.go(started);
   return started;
 }

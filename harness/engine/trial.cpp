@@ -164,7 +164,7 @@ Trial::Worker& Trial::worker(int index) {
   return *workers_[static_cast<std::size_t>(index)];
 }
 
-int Trial::start_worker(WorkerOptions options) {
+int Trial::spawn_worker(WorkerOptions options) {
   const int index = static_cast<int>(workers_.size());
   auto state = std::make_unique<Worker>();
   state->index = index;
@@ -217,7 +217,11 @@ int Trial::start_worker(WorkerOptions options) {
   state->channel->send(plan.to_json());
   workers_.push_back(std::move(state));
 
-  Worker& w = *workers_.back();
+  return index;
+}
+
+void Trial::await_ready(int index) {
+  Worker& w = worker(index);
   if (!wait_until([&] { return w.ready || w.exited; }, milliseconds(20'000)) || !w.ready) {
     if (!w.exited) violation(w, "did not send ready within 20 s");
     throw EnvironmentError(
@@ -228,7 +232,21 @@ int Trial::start_worker(WorkerOptions options) {
                                          : "it " + w.process->describe_exit() + " before ready",
                     w.log.string()));
   }
+}
+
+int Trial::start_worker(WorkerOptions options) {
+  const int index = spawn_worker(std::move(options));
+  await_ready(index);
   return index;
+}
+
+std::vector<int> Trial::start_workers(std::vector<WorkerOptions> fleet) {
+  // All spawned before any is awaited: each process's start-up (an
+  // interpreter importing its libraries, connections) overlaps the others'.
+  std::vector<int> started;
+  for (auto& options : fleet) started.push_back(spawn_worker(std::move(options)));
+  for (int index : started) await_ready(index);
+  return started;
 }
 
 void Trial::go(const std::vector<int>& workers) {

@@ -108,6 +108,9 @@ class Trial {
   OperationPlan operation(std::string_view kind, const std::string& user);
   /// Starts a worker process and returns once its clients are connected.
   int start_worker(WorkerOptions options);
+  /// Starts several at once and returns once every one is connected; their
+  /// indexes, in the order given.
+  std::vector<int> start_workers(std::vector<WorkerOptions> fleet);
   /// Lets the given workers' clients start, as near the same moment as
   /// the channel allows.
   void go(const std::vector<int>& workers);
@@ -194,6 +197,10 @@ class Trial {
   };
 
   Worker& worker(int index);
+  int spawn_worker(WorkerOptions options);
+  /// Pumps until the worker has said ready; throws if it exits or breaks the
+  /// protocol first, or does not answer within 20 s.
+  void await_ready(int index);
   migrator::MigratorEndpoints endpoints() const;
   void pump(std::chrono::steady_clock::time_point deadline);
   /// Handles every complete message `worker` has sent, checking each
