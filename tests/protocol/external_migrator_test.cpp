@@ -7,6 +7,7 @@
 // left running.
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -115,6 +116,92 @@ BOOST_AUTO_TEST_CASE(a_missing_interpreter_is_one_line_before_any_service_starts
       "is not on PATH (" +
           run.migrators.string() + ")\n");
   BOOST_TEST(!fs::exists(run.out));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+nlohmann::json read_results(const fs::path& dir) {
+  std::ifstream in(dir / "results.json");
+  BOOST_REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(a_python_migrator)
+
+// A suite spec can declare its own migrator ([migrators.NAME], a working
+// directory relative to the spec file); repro starts the same command from
+// what results.json recorded, with no --migrators flag, and replays the
+// same plan.
+BOOST_AUTO_TEST_CASE(declared_in_a_spec_runs_valid_and_replays_the_same) {
+  test::TemporaryDirectory dir;
+  const fs::path source = ORGQUAKE_SOURCE_DIR;
+  const fs::path spec = fs::path(dir.path()) / "own.toml";
+  const auto relative = fs::relative(source / "migrator/python", dir.path()).string();
+  std::ofstream(spec) << "users = 30\ntrials = 1\nmigrator = \"our_python\"\n"
+                      << "[options]\nworkers = 2\nclients = 4\n"
+                      << "[migrators.our_python]\n"
+                      << "command = [\"/usr/bin/python3\", \"-m\", \"py_reference\"]\n"
+                      << "working_directory = \"" << relative << "\"\n"
+                      << "environment = { PYTHONPATH = \"${ORGQUAKE_ROOT}/sdk/python:.\" }\n"
+                      << "[scenarios.lock_expiry_recovery]\n";
+  const auto out = fs::path(dir.path()) / "run";
+  const auto result =
+      test::run_orgquake({"run", "--spec", spec.string(), "--seed", "11", "--out", out.string()});
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto results = read_results(out);
+  BOOST_TEST(results.at("migrator") == "our_python");
+  BOOST_TEST(results.at("migrator_declaration").at("working_directory") ==
+             (source / "migrator/python").lexically_normal().string());
+  BOOST_TEST(results.at("migrator_description").at("migrator").at("language") == "python");
+  BOOST_TEST(results.at("trials").at(0).at("stats").at("crashes").get<int>() > 0);
+
+  const auto replay = test::run_orgquake({"repro", out.string(), "--trial", "0"});
+  BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 0);
+  BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
+  BOOST_TEST(replay.out.find("failpoint order: same") != std::string::npos);
+}
+
+// The gate: py_reference under every scenario of the ci suite is
+// valid, its duplicate lookups really race (64 in flight, lock waits), and
+// crash_at_every_failpoint kills the Python process at every failpoint it
+// declared.
+BOOST_AUTO_TEST_CASE(py_reference_passes_the_ci_suite) {
+  test::TemporaryDirectory dir;
+  const auto out = fs::path(dir.path()) / "run";
+  const auto result = test::run_orgquake(
+      {"run", "--suite", "ci", "--migrator", "py_reference", "--out", out.string()});
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto results = read_results(out);
+  const auto declared = results.at("migrator_description").at("failpoints").size();
+  BOOST_TEST(declared >= 19u);
+  int races = 0, crash_rounds = 0;
+  for (const auto& trial : results.at("trials")) {
+    const auto& stats = trial.at("stats");
+    if (trial.at("scenario") == "concurrent_duplicate_lookups") {
+      ++races;
+      BOOST_TEST(stats.at("max_concurrent_lookups").get<int>() >= 64);
+      BOOST_TEST(stats.at("lock_waits").get<int>() > 0);
+    }
+    if (trial.at("scenario") == "crash_at_every_failpoint") {
+      ++crash_rounds;
+      std::set<std::string> crashed;
+      for (const auto& decision : trial.at("failpoint_order")) {
+        const auto text = decision.get<std::string>();
+        if (text.ends_with(" -> crash")) crashed.insert(text.substr(text.find(' ') + 1));
+      }
+      BOOST_TEST(crashed.size() == declared);
+      BOOST_TEST(stats.at("crashes").get<std::size_t>() == declared);
+    }
+  }
+  BOOST_TEST(races == 2);
+  BOOST_TEST(crash_rounds == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
