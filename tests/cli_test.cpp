@@ -211,6 +211,24 @@ BOOST_AUTO_TEST_CASE(smoke_suite_is_valid_reproducible_and_cleans_up) {
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
+// Any registered scenario runs by name: from the first built-in suite that
+// lists it, so with the options it is meant to have.
+BOOST_AUTO_TEST_CASE(a_scenario_outside_smoke_runs_from_the_suite_that_lists_it) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto result = test::run_orgquake({"run", "--scenario", "crash_at_every_failpoint",
+                                          "--trials", "1", "--seed", "2", "--out", out.path()},
+                                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto results = read_json(fs::path(out.path()) / "results.json");
+  BOOST_TEST(results.at("suite") == "ci");
+  BOOST_REQUIRE(results.at("trials").size() == 1u);
+  BOOST_TEST(results.at("trials").at(0).at("scenario") == "crash_at_every_failpoint");
+  BOOST_TEST(results.at("trials").at(0).at("stats").at("crashes").get<int>() > 0);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
 // The gate catches the naive migrator: duplicate lookups race past its
 // unlocked path, and the run says so with evidence, exit code 1 and the
 // command that replays each failing trial.

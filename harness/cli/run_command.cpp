@@ -48,10 +48,31 @@ std::string default_out_dir(const engine::SuiteSpec& spec, std::uint64_t seed) {
   return fmt::format("reports/out/{}-{}-{}", stamp, spec.name, seed);
 }
 
+/// The suite `orgquake run --scenario NAME` runs when no suite is named: the
+/// first built-in suite that lists the scenario (smoke, then ci, then
+/// nightly), so that it runs with the options it is meant to have; else a
+/// suite of that scenario alone, with its defaults.
+engine::SuiteSpec suite_for(const std::string& scenario) {
+  for (const char* name : {"smoke", "ci", "nightly"}) {
+    auto suite = engine::load_suite(name);
+    for (const auto& entry : suite.scenarios) {
+      if (entry.scenario == scenario) return suite;
+    }
+  }
+  if (engine::find_scenario(scenario) == nullptr) {
+    throw UsageError(fmt::format("--scenario: unknown scenario \"{}\"; scenarios: {}", scenario,
+                                 scenario_names()));
+  }
+  return engine::parse_suite_spec(fmt::format("[scenarios.{}]\n", scenario),
+                                  fmt::format("scenario {}", scenario), scenario);
+}
+
 int run(const RunOptions& options) {
   engine::RunRequest request;
-  request.spec = options.spec_file ? engine::load_spec_file(*options.spec_file)
-                                   : engine::load_suite(options.suite.value_or("smoke"));
+  request.spec = options.spec_file  ? engine::load_spec_file(*options.spec_file)
+                 : options.suite    ? engine::load_suite(*options.suite)
+                 : options.scenario ? suite_for(*options.scenario)
+                                    : engine::load_suite("smoke");
   if (options.trials) request.spec.trials = *options.trials;
   if (options.users) request.spec.users = *options.users;
   if (options.scenario) {
@@ -87,8 +108,10 @@ void add_run_command(CLI::App& app, Action& action) {
   auto options = std::make_shared<RunOptions>();
   auto* run_cmd = app.add_subcommand(
       "run", "Run a suite's scenarios against a migrator and judge the invariants");
-  auto* suite = run_cmd->add_option("--suite", options->suite,
-                                    "Built-in suite: smoke, ci or nightly (default smoke)");
+  auto* suite = run_cmd->add_option(
+      "--suite", options->suite,
+      "Built-in suite: smoke, ci or nightly (default smoke; with --scenario, the first that "
+      "lists it)");
   run_cmd->add_option("--spec", options->spec_file, "A suite spec file (TOML)")->excludes(suite);
   run_cmd->add_option("--scenario", options->scenario, "Only this scenario of the suite");
   run_cmd->add_option("--seed", options->seed,
