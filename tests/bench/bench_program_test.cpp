@@ -45,8 +45,22 @@ BOOST_AUTO_TEST_CASE(a_quick_run_writes_json_that_parses_and_a_report) {
   BOOST_TEST(*run.find("lookup/concurrent/clients:256")->counter("errors") == 0.0);
   BOOST_TEST(*run.find("lookup/n_plus_one/members:16")->counter("queries") == 51.0);
   BOOST_TEST(*run.find("lookup/n_plus_one_pipelined/members:16")->counter("round_trips") == 4.0);
-  // A run compared with itself is, by definition, no regression.
+  // A run compared with itself is, by definition, no regression; the same run
+  // with one lookup made ten times slower is, and the comparison names it.
   BOOST_TEST(!bench::any_regression(bench::compare_runs(run, run)));
+  auto slowed = run;
+  for (auto& result : slowed.results) {
+    if (result.name != "lookup/selectin/members:16") continue;
+    result.median_ns *= 10;
+    for (auto& ns : result.repetition_ns) ns *= 10;
+  }
+  const auto comparisons = bench::compare_runs(run, slowed);
+  BOOST_TEST(bench::any_regression(comparisons));
+  for (const auto& comparison : comparisons) {
+    const bool slowed_one = comparison.name == "lookup/selectin/members:16";
+    BOOST_TEST((comparison.verdict == bench::Comparison::Verdict::regressed) == slowed_one,
+               comparison.name);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_baseline_that_is_not_benchmark_json_fails_before_measuring) {
