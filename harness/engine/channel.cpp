@@ -36,7 +36,7 @@ std::pair<int, int> Channel::socket_pair() {
   return {fds[0], fds[1]};
 }
 
-bool Channel::send(const nlohmann::json& message) {
+bool Channel::send(const nlohmann::json& message, io::Deadline deadline) {
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';
   std::unique_lock lock(send_mutex_);
@@ -46,7 +46,7 @@ bool Channel::send(const nlohmann::json& message) {
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      io::wait_for(fd_, io::Interest::writable, std::nullopt);
+      if (!io::wait_for(fd_, io::Interest::writable, deadline)) return false;
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {

@@ -11,6 +11,8 @@
 #include <boost/fiber/mutex.hpp>
 #include <nlohmann/json.hpp>
 
+#include "migrator/io/reactor.hpp"
+
 namespace orgquake::engine {
 
 class Channel {
@@ -28,9 +30,11 @@ class Channel {
   int fd() const { return fd_; }
 
   /// Writes one message whole, waiting (as a fiber, or in poll) while the
-  /// socket is full. Sends from several fibers never interleave. False if the
-  /// peer is gone.
-  bool send(const nlohmann::json& message);
+  /// socket is full, until `deadline` if one is given. Sends from several
+  /// fibers never interleave. False if the peer is gone or did not read in
+  /// time (the controller must not hang on a worker that stopped reading;
+  /// a message cut off there leaves the channel unusable).
+  bool send(const nlohmann::json& message, io::Deadline deadline = std::nullopt);
 
   /// Reads whatever has arrived without waiting. False once the peer has
   /// closed its end (messages already read stay available).

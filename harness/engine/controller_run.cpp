@@ -107,7 +107,11 @@ TrialStats compute_stats(const history::History& history) {
         break;
     }
     if (event.type == history::EventType::ok || event.type == history::EventType::fail) {
-      stats.lock_waits += event.value.value("lock_waits", 0);
+      // Checked when the worker sent it; a dead worker's `info` has none.
+      if (const auto waits = event.value.find("lock_waits");
+          waits != event.value.end() && waits->is_number_integer()) {
+        stats.lock_waits += waits->get<int>();
+      }
     }
   }
   return stats;

@@ -258,7 +258,7 @@ WorkerCommand worker_command(const MigratorDeclaration& declaration, const fs::p
     for (std::string dir; std::getline(dirs, dir, ':');) {
       const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
       if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) {
-        command.program = candidate;
+        command.program = fs::absolute(candidate);  // the child changes directory first
         break;
       }
     }
@@ -353,12 +353,18 @@ MigratorUnderTest describe_migrator(const MigratorDeclaration& declaration, cons
       throw fail(fmt::format("wrote {}", e.what()));
     }
     if (reply) {
-      const auto type = reply->value("t", std::string());
+      const auto type = reply->is_object() && reply->contains("t") && reply->at("t").is_string()
+                            ? reply->at("t").get<std::string>()
+                            : std::string();
       if (type == message::error) {
-        throw fail("answered describe with an error: " + reply->value("message", std::string()));
+        const auto text = reply->find("message");
+        throw fail("answered describe with an error: " +
+                   one_line(text != reply->end() && text->is_string() ? text->get<std::string>()
+                                                                      : reply->dump()));
       }
-      if (type != message::ready)
-        throw fail(fmt::format("answered describe with {}", reply->dump()));
+      if (type != message::ready) {
+        throw fail(fmt::format("answered describe with {}", one_line(reply->dump(), 120)));
+      }
       try {
         migrator.description = MigratorDescription::from_ready(*reply);
       } catch (const ProtocolViolation& e) {

@@ -351,14 +351,6 @@ void read_toml_scenarios(SuiteSpec& spec, const toml::node& node) {
   for (auto& f : found) spec.scenarios.push_back(std::move(f.entry));
 }
 
-// Parser messages may span lines; a usage error is one.
-std::string one_line(std::string_view text) {
-  std::string out(text);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return out;
-}
-
 }  // namespace
 
 nlohmann::json SuiteSpec::to_json() const {
@@ -438,7 +430,7 @@ SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::
     document = toml::parse(toml_text, std::string_view(source));
   } catch (const toml::parse_error& e) {
     throw UsageError(
-        fmt::format("{}: {}", position(source, e.source()), one_line(e.description())));
+        fmt::format("{}: {}", position(source, e.source()), one_line(e.description(), 1000)));
   }
   SuiteSpec spec;
   spec.name = std::move(name);

@@ -195,6 +195,14 @@ int Trial::spawn_worker(WorkerOptions options) {
   plan.gated_failpoints.assign(gated.begin(), gated.end());
   plan.clients = std::move(options.clients);
 
+  const auto plan_message = plan.to_json();
+  const auto plan_bytes = plan_message.dump().size();
+  if (plan_bytes > max_message_bytes) {
+    throw std::runtime_error(fmt::format(
+        "the plan of worker {} is {} bytes, more than the protocol's 1 MiB a message; give "
+        "the trial fewer operations per worker",
+        index, plan_bytes));
+  }
   auto [mine, theirs] = Channel::socket_pair();
   state->channel = std::make_unique<Channel>(mine);
   services::ChildSpec spec;
@@ -214,9 +222,8 @@ int Trial::spawn_worker(WorkerOptions options) {
     throw;
   }
   ::close(theirs);
-  state->channel->send(plan.to_json());
   workers_.push_back(std::move(state));
-
+  send(*workers_.back(), plan_message);
   return index;
 }
 
@@ -250,7 +257,7 @@ std::vector<int> Trial::start_workers(std::vector<WorkerOptions> fleet) {
 }
 
 void Trial::go(const std::vector<int>& workers) {
-  for (int index : workers) worker(index).channel->send({{"t", message::go}});
+  for (int index : workers) send(worker(index), {{"t", message::go}});
 }
 
 bool Trial::worker_finished(int index) const {
@@ -347,12 +354,16 @@ void Trial::drain(Worker& w) {
 
 void Trial::handle_message(Worker& w, const nlohmann::json& message) {
   if (!message.is_object() || !message.contains("t") || !message.at("t").is_string()) {
-    throw ProtocolViolation(fmt::format("sent a message without a type: {}", message.dump()));
+    throw ProtocolViolation(
+        fmt::format("sent a message without a type: {}", one_line(message.dump())));
   }
   const auto type = message.at("t").get<std::string>();
   if (type == message::error) {
-    w.error = message.value("message", std::string("unknown error"));
-    return;
+    const auto text = message.find("message");
+    w.error = one_line(text != message.end() && text->is_string() ? text->get<std::string>()
+                                                                  : std::string("(no message)"));
+    // The worker cannot go on: the trial is undecided, with its words.
+    throw ProtocolViolation("reported an error: " + w.error);
   }
   if (type == message::ready) {
     if (w.declared) throw ProtocolViolation("sent ready twice");
@@ -406,13 +417,33 @@ void Trial::handle_event(Worker& w, const nlohmann::json& message) {
         throw ProtocolViolation(
             fmt::format("completed operation {}, which it had not invoked", event.op));
       }
+      if (!event.value.is_object()) {
+        throw ProtocolViolation(
+            fmt::format("completed operation {} with a value that is not an object", event.op));
+      }
+      if (const auto waits = event.value.find("lock_waits");
+          waits != event.value.end() &&
+          !(waits->is_number_integer() && waits->get<std::int64_t>() >= 0)) {
+        throw ProtocolViolation(
+            fmt::format("completed operation {} with lock_waits {}, not a count", event.op,
+                        one_line(waits->dump(), 40)));
+      }
       if (event.type != history::EventType::ok) {
+        const auto definite = event.value.find("definite");
+        const auto text = event.value.find("message");
+        if ((definite != event.value.end() && !definite->is_boolean()) ||
+            (event.type == history::EventType::fail && definite == event.value.end()) ||
+            (text != event.value.end() && !text->is_string())) {
+          throw ProtocolViolation(fmt::format(
+              "failed operation {} without a boolean \"definite\" and a string \"message\"",
+              event.op));
+        }
         const auto error = event.value.find("error");
         if (error == event.value.end() || !error->is_string() ||
             find_error_name(error->get<std::string>()) == nullptr) {
           throw ProtocolViolation(fmt::format(
               "failed operation {} with the error {}, which is not one of the protocol's names",
-              event.op, error == event.value.end() ? "(none)" : error->dump()));
+              event.op, error == event.value.end() ? "(none)" : one_line(error->dump(), 60)));
         }
       }
       w.open_ops.erase(event.op);
@@ -430,6 +461,16 @@ void Trial::handle_event(Worker& w, const nlohmann::json& message) {
                                           history::name_of(event.type)));
   }
   history_.add(std::move(event));
+}
+
+void Trial::send(Worker& w, const nlohmann::json& message) {
+  if (w.exited) return;
+  // A worker that stops reading fills its socket; the controller gives it
+  // this long, then counts it as broken rather than wait for good.
+  constexpr auto patience = milliseconds(10'000);
+  if (!w.channel->send(message, io::after(patience)) && !w.exited && !w.channel->peer_closed()) {
+    violation(w, fmt::format("did not read its channel for {} s", patience.count() / 1000));
+  }
 }
 
 void Trial::violation(Worker& w, const std::string& what) {
@@ -452,6 +493,9 @@ void Trial::handle_exit(Worker& w) {
       // Killed, or crashed at a failpoint: it is gone or going; reap it.
       w.process->stop(SIGKILL, milliseconds(1000));
     } else {
+      // After done a worker exits by itself; what it leaves in its group
+      // then shows.
+      w.process->wait_for_exit(milliseconds(2000));
       w.process->stop(SIGTERM, milliseconds(2000));
     }
   }
@@ -562,7 +606,7 @@ void Trial::grant(const PendingHit& hit, HitDecision decision) {
   event.value = {{"action", "gated"}, {"decision", name_of(decision)}};
   history_.add(std::move(event));
   if (!w.exited) {
-    w.channel->send({{"t", message::grant}, {"id", hit.id}, {"action", name_of(decision)}});
+    send(w, {{"t", message::grant}, {"id", hit.id}, {"action", name_of(decision)}});
   }
 }
 
@@ -619,14 +663,14 @@ void Trial::pause_worker(int index, const std::string& holds_lock_of) {
     value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
   }
   record_fault("pause", std::move(value), holds_lock_of);
-  ::kill(w.process->pid(), SIGSTOP);
+  ::kill(-w.process->pid(), SIGSTOP);  // the group: a wrapper's child too
   w.paused = true;
 }
 
 void Trial::resume_worker(int index) {
   Worker& w = worker(index);
   if (w.exited || !w.paused) return;
-  ::kill(w.process->pid(), SIGCONT);
+  ::kill(-w.process->pid(), SIGCONT);
   w.paused = false;
   record_fault("resume", {{"worker", index}, {"signal", "SIGCONT"}});
 }

@@ -208,6 +208,8 @@ class Trial {
   void drain(Worker& worker);
   void handle_message(Worker& worker, const nlohmann::json& message);
   void handle_event(Worker& worker, const nlohmann::json& message);
+  /// Sends to a worker within a deadline: one that stopped reading is a violation.
+  void send(Worker& worker, const nlohmann::json& message);
   /// Records what `worker` broke of the protocol and kills its process group.
   void violation(Worker& worker, const std::string& what);
   void handle_exit(Worker& worker);

@@ -282,7 +282,7 @@ class Worker {
       if (error) {
         const Failure failure = classify(error);
         done.value = {{"error", failure.error},
-                      {"message", failure.message},
+                      {"message", one_line(failure.message, 500)},
                       {"definite", failure.definite()}};
         if (failure.reconnect) client.reset();
       } else {
@@ -366,6 +366,14 @@ int run_worker(int channel_fd) {
     return 2;
   }
   if (first->value("t", std::string()) == message::describe) {
+    if (!is_protocol_version(first->value("protocol", nlohmann::json()))) {
+      channel.send(
+          {{"t", message::error},
+           {"message",
+            fmt::format("this worker speaks protocol version {}, not {}", protocol_version,
+                        one_line(first->value("protocol", nlohmann::json()).dump(), 40))}});
+      return 2;
+    }
     channel.send(describe(first->value("migrator", std::string("reference"))).to_json());
     return 0;
   }

@@ -91,7 +91,7 @@ WorkerPlan WorkerPlan::from_json(const nlohmann::json& json) {
     return object.at(key);
   };
   const auto protocol = at(json, "protocol");
-  if (!protocol.is_number_integer() || protocol.get<int>() != protocol_version) {
+  if (!is_protocol_version(protocol)) {
     throw std::invalid_argument(
         fmt::format("the plan speaks protocol version {}; this worker "
                     "speaks {}",

@@ -32,6 +32,25 @@ const ErrorName* find_error_name(std::string_view name) {
   return it == names.end() ? nullptr : &*it;
 }
 
+std::string one_line(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (const char c : text) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    const bool control = static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    if (control && !out.empty() && out.back() == ' ') continue;
+    out += control ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+bool is_protocol_version(const nlohmann::json& value) {
+  return value.is_number_integer() && value.get<std::int64_t>() == protocol_version;
+}
+
 bool MigratorDescription::declares(std::string_view failpoint) const {
   return std::any_of(failpoints.begin(), failpoints.end(),
                      [&](const DeclaredFailpoint& f) { return f.name == failpoint; });
@@ -75,9 +94,9 @@ std::string string_field(const nlohmann::json& object, const char* name, const c
 
 MigratorDescription MigratorDescription::from_ready(const nlohmann::json& ready) {
   const auto& protocol = field(ready, "protocol", "ready");
-  if (!protocol.is_number_integer() || protocol.get<int>() != protocol_version) {
+  if (!is_protocol_version(protocol)) {
     throw ProtocolViolation(fmt::format("speaks protocol version {}; this orgquake speaks {}",
-                                        protocol.dump(), protocol_version));
+                                        one_line(protocol.dump(), 40), protocol_version));
   }
   MigratorDescription description;
   const auto& migrator = field(ready, "migrator", "ready");

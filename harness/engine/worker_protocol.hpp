@@ -51,6 +51,14 @@ struct ErrorName {
 const std::vector<ErrorName>& error_names();
 const ErrorName* find_error_name(std::string_view name);
 
+/// `text` as one line of at most `limit` characters: what a worker says goes
+/// into one-line messages, whatever its libraries put in their errors.
+std::string one_line(std::string_view text, std::size_t limit = 300);
+
+/// Whether `value` is the integer `protocol_version` (not a number that
+/// merely converts to it).
+bool is_protocol_version(const nlohmann::json& value);
+
 /// What a worker broke of the protocol, in words that follow "worker N ".
 class ProtocolViolation : public std::runtime_error {
  public:

@@ -195,7 +195,10 @@ ChildProcess ChildProcess::spawn(const ChildSpec& spec) {
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(other.pid_), name_(std::move(other.name_)), status_(other.status_) {
+    : pid_(other.pid_),
+      name_(std::move(other.name_)),
+      status_(other.status_),
+      left_behind_(other.left_behind_) {
   other.pid_ = -1;
 }
 
@@ -205,6 +208,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     pid_ = other.pid_;
     name_ = std::move(other.name_);
     status_ = other.status_;
+    left_behind_ = other.left_behind_;
     other.pid_ = -1;
   }
   return *this;
@@ -239,9 +243,32 @@ std::string ChildProcess::describe_exit() const {
   return "ended";
 }
 
+bool ChildProcess::leader_exited() const {
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid_;
+}
+
+bool ChildProcess::wait_for_exit(std::chrono::milliseconds grace) {
+  if (pid_ <= 0 || status_) return true;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!leader_exited()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 void ChildProcess::stop(int signal, std::chrono::milliseconds grace) {
   if (pid_ <= 0 || status_) return;
-  kill(pid_, signal);
+  // Stragglers count only when the leader went by itself: what the harness
+  // kills, it kills whole, and a kill that reaches the leader first would
+  // otherwise leave its children to be counted.
+  const bool exited_by_itself = leader_exited();
+  if (!exited_by_itself) {
+    kill(pid_, signal);
+    if (signal == SIGKILL) kill(-pid_, SIGKILL);
+  }
   // Wait for the leader to exit without reaping it: while it is an unreaped
   // zombie its pid, and so its process group id, cannot be reused, so the
   // group kill below can only reach processes this child started.
@@ -258,7 +285,7 @@ void ChildProcess::stop(int signal, std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  left_behind_ = count_group_members(pid_);
+  if (exited_by_itself) left_behind_ = count_group_members(pid_);
   kill(-pid_, SIGKILL);
   reap(0);
 }

@@ -70,14 +70,19 @@ class ChildProcess {
   /// its group are killed too, while the group id is still certainly ours.
   void stop(int signal, std::chrono::milliseconds grace);
 
+  /// Waits up to `grace` for the child to exit by itself, sending nothing;
+  /// true once it has (it is not reaped: stop() does that).
+  bool wait_for_exit(std::chrono::milliseconds grace);
+
   /// How many processes other than the leader were still in its process
-  /// group when the leader had exited (and stop() killed them): a worker
-  /// must not leave children behind.
+  /// group when the leader had exited by itself (stop() then killed them): a
+  /// worker must not leave children behind.
   int left_behind() const { return left_behind_; }
 
  private:
   ChildProcess(pid_t pid, std::string name) : pid_(pid), name_(std::move(name)) {}
   bool reap(int options);
+  bool leader_exited() const;
 
   pid_t pid_ = -1;
   std::string name_;

@@ -174,8 +174,11 @@ BOOST_AUTO_TEST_CASE(declared_in_a_spec_runs_valid_and_replays_the_same) {
 BOOST_AUTO_TEST_CASE(py_reference_passes_the_ci_suite) {
   test::TemporaryDirectory dir;
   const auto out = fs::path(dir.path()) / "run";
-  const auto result = test::run_orgquake(
-      {"run", "--suite", "ci", "--migrator", "py_reference", "--out", out.string()});
+  // About two minutes on two cores; more beside other suites.
+  const auto result = test::run_command(
+      test::orgquake_binary(),
+      {"run", "--suite", "ci", "--migrator", "py_reference", "--out", out.string()}, {},
+      std::chrono::seconds(900));
   BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
   BOOST_TEST(result.exit_code == 0);
   const auto results = read_results(out);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 import sys
 import threading
@@ -183,7 +184,10 @@ class _Worker:
             custom = None
         if custom is None:
             return classify(exc)
-        name, definite = custom
+        try:
+            name, definite = custom
+        except (TypeError, ValueError):  # a hook of the wrong shape: the error still counts
+            return "Error", False, one_line(f"classify() returned {custom!r}: {message_of(exc)}")
         if name not in ERROR_NAMES:  # a name outside the list is a protocol violation
             return "Error", False, one_line(f"{name}: {message_of(exc)}")
         return name, bool(definite), message_of(exc)
@@ -201,7 +205,14 @@ class _Worker:
             else:
                 value = dict(value)
                 value.setdefault("lock_waits", operation.lock_waits)
-                return self.op_event("ok", client, op, value)
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError) as unserializable:
+                    # One operation's bad value fails that operation, not the worker.
+                    error = TypeError(f"{op.kind}() returned a value JSON cannot hold: "
+                                      f"{unserializable}")
+                else:
+                    return self.op_event("ok", client, op, value)
         name, definite, message = self.classify(error)
         return self.op_event("fail", client, op, {"error": name, "message": message,
                                                   "definite": definite,
