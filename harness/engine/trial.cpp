@@ -43,6 +43,13 @@ struct Trial::Worker {
   std::string violation;
   /// What it declared in its `ready`.
   std::optional<MigratorDescription> declared;
+  /// Every failpoint whose firings must come as hits (the scenario's and the
+  /// interleaving's): one reported as a plain event would slip past the gate.
+  std::set<std::string> gated;
+  /// The operations of its plan by id, with the client that runs each; an
+  /// id is invoked once, by that client, for that user.
+  std::map<std::int64_t, std::pair<int, OperationPlan>> planned;
+  std::set<std::int64_t> invoked;
   /// Invoked operations without a completion yet: they become `info` if the
   /// worker dies.
   std::map<std::int64_t, history::Event> open_ops;
@@ -193,7 +200,13 @@ int Trial::spawn_worker(WorkerOptions options) {
   std::set<std::string> gated(options.gated.begin(), options.gated.end());
   gated.insert(interleaved_.begin(), interleaved_.end());
   plan.gated_failpoints.assign(gated.begin(), gated.end());
+  state->gated = std::move(gated);
   plan.clients = std::move(options.clients);
+  for (std::size_t c = 0; c < plan.clients.size(); ++c) {
+    for (const auto& op : plan.clients[c].ops) {
+      state->planned.emplace(op.op, std::pair{static_cast<int>(c), op});
+    }
+  }
 
   const auto plan_message = plan.to_json();
   const auto plan_bytes = plan_message.dump().size();
@@ -404,12 +417,25 @@ void Trial::handle_event(Worker& w, const nlohmann::json& message) {
   auto event = history::Event::from_json(message.at("event"));
   event.worker = w.index;
   switch (event.type) {
-    case history::EventType::invoke:
-      if (w.open_ops.contains(event.op)) {
+    case history::EventType::invoke: {
+      const auto planned = w.planned.find(event.op);
+      if (planned == w.planned.end()) {
+        throw ProtocolViolation(
+            fmt::format("invoked operation {}, which is not in its plan", event.op));
+      }
+      const auto& [client, op] = planned->second;
+      if (event.client != client || event.kind != op.kind || event.user != op.user) {
+        throw ProtocolViolation(fmt::format(
+            "invoked operation {} as client {}, {} of {}; its plan says client {}, {} of {}",
+            event.op, event.client, one_line(event.kind, 40), one_line(event.user, 60), client,
+            op.kind, op.user));
+      }
+      if (!w.invoked.insert(event.op).second) {
         throw ProtocolViolation(fmt::format("invoked operation {} twice", event.op));
       }
       w.open_ops[event.op] = event;
       break;
+    }
     case history::EventType::ok:
     case history::EventType::fail:
     case history::EventType::info: {
@@ -453,6 +479,11 @@ void Trial::handle_event(Worker& w, const nlohmann::json& message) {
       if (event.kind != echo_failpoint && !w.declared->declares(event.kind)) {
         throw ProtocolViolation(
             fmt::format("reported the failpoint {}, which it did not declare", event.kind));
+      }
+      if (w.gated.contains(event.kind)) {
+        throw ProtocolViolation(fmt::format(
+            "reported the gated failpoint {} as an event; a gated firing must wait as a hit",
+            event.kind));
       }
       break;
     case history::EventType::fault:

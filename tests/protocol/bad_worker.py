@@ -58,10 +58,14 @@ def main():
         subprocess.Popen(["sleep", "60"])
     for client, plan in enumerate(first["clients"]):
         for op in plan["ops"]:
+            op_id = op["op"] + 100000 if MODE == "unplanned_op" else op["op"]
             event = {"time_ns": time.monotonic_ns() - first["trial_start_ns"], "client": client,
-                     "op": op["op"], "kind": op["kind"], "user": op["user"],
+                     "op": op_id, "kind": op["kind"], "user": op["user"],
                      "phase": first["phase"]}
             send({"t": "event", "event": dict(event, type="invoke", value={})})
+            if MODE == "done_with_open_op":
+                send({"t": "done"})
+                return 0
             if MODE == "undeclared_failpoint":
                 send({"t": "event", "event": {"type": "failpoint", "time_ns": event["time_ns"],
                                               "client": client, "op": op["op"],

@@ -71,6 +71,8 @@ BOOST_DATA_TEST_CASE(makes_its_trial_unknown_and_the_run_goes_on,
                           "reported the failpoint never.declared, which it did not declare"},
                          {"unknown_error", "NoSuchError"},
                          {"leaves_child", "left 1 process running in its process group"},
+                         {"unplanned_op", "which is not in its plan"},
+                         {"done_with_open_op", "sent done with operation"},
                      }),
                      c) {
   ExternalRun run(c.mode);
