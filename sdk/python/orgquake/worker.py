@@ -27,6 +27,14 @@ _NOT_A_WORKER = (
 )
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class _ThreadWaiter:
     """A gated hit's client thread, blocked until the grant."""
 
@@ -151,29 +159,34 @@ class _Worker:
         if action == "error":
             raise InjectedError(name, "injected by the controller")
 
-    def observe(self, name: str, term) -> None:
+    def announce(self, name: str, term, make_waiter):
+        """Reports a firing; for a gated one sends the hit and returns the
+        waiter (made by `make_waiter`) to wait on for the grant, else None."""
         if not self.reporting:
-            return
+            return None
         event = self.failpoint_event(name, term)
         if name not in self.gated:
             self.emit(event)
-            return
-        waiter = _ThreadWaiter()
+            return None
+        waiter = make_waiter()
         hit_id = self.register_hit(waiter)
         self.channel.send({"t": "hit", "id": hit_id, "event": event})
-        self.obey(name, waiter.wait())
+        return waiter
+
+    def observe(self, name: str, term) -> None:
+        if name in self.gated and _in_event_loop():
+            # Waiting here would stall every client of the loop, not only
+            # this one: the protocol blocks the firing client alone.
+            raise RuntimeError(f"failpoint({name!r}) is gated and called inside a running "
+                               "asyncio event loop; use 'await afailpoint(...)' there")
+        waiter = self.announce(name, term, _ThreadWaiter)
+        if waiter is not None:
+            self.obey(name, waiter.wait())
 
     async def aobserve(self, name: str, term) -> None:
-        if not self.reporting:
-            return
-        event = self.failpoint_event(name, term)
-        if name not in self.gated:
-            self.emit(event)
-            return
-        waiter = _TaskWaiter()
-        hit_id = self.register_hit(waiter)
-        self.channel.send({"t": "hit", "id": hit_id, "event": event})
-        self.obey(name, await waiter.wait())
+        waiter = self.announce(name, term, _TaskWaiter)
+        if waiter is not None:
+            self.obey(name, await waiter.wait())
 
     # -- operations -----------------------------------------------------------
 

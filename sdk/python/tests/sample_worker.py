@@ -112,6 +112,8 @@ class AsyncSampleMigrator(orgquake.AsyncMigrator):
         return value
 
     async def migrate(self, state, user):
+        # The mistake the SDK must catch: a sync failpoint inside a coroutine.
+        orgquake.failpoint("sample.after_lock")
         return {"released": True, "org_id": f"org-{user}"}
 
     def classify(self, exc):

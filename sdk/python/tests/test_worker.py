@@ -173,6 +173,19 @@ class WorkerSessionTest(unittest.TestCase):
 class AsyncWorkerSessionTest(WorkerSessionTest):
     flavour = "asyncio"
 
+    def test_a_sync_failpoint_gated_inside_the_event_loop_fails_its_operation(self):
+        # Blocking there would stall every client of the loop; the operation
+        # fails with a line that says what to write instead, and no hit is sent.
+        plan = sample_plan([[("migrate", "u1")], [("lookup", "u2")]],
+                           gated=["sample.after_lock"])
+        _, messages = self.run_plan(plan)
+        done = self.completions(messages)
+        self.assertEqual((done[0]["type"], done[0]["value"]["error"]), ("fail", "Error"))
+        self.assertIn("afailpoint", done[0]["value"]["message"])
+        self.assertEqual(done[1]["type"], "ok")
+        hits = [m["event"]["op"] for m in messages if m["t"] == "hit"]
+        self.assertEqual(hits, [1])
+
 
 class NotUnderOrgquakeTest(unittest.TestCase):
     def test_without_a_channel_the_worker_says_how_it_is_started_and_exits_2(self):
