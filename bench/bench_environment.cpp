@@ -5,9 +5,9 @@
 #include <fmt/format.h>
 
 #include "bench/lookup_worker_pool.hpp"
-#include "fakes/world_loading.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "migrator/verification.hpp"
+#include "world/load_fakes.hpp"
 
 namespace orgquake::bench {
 namespace {
@@ -24,8 +24,8 @@ BenchEnvironment::BenchEnvironment(services::Services& services, Options options
   const auto& redis_url = services.redis_url();
   redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database};
   template_ =
-      std::make_unique<db::TemplateDatabase>(db::TemplateDatabase::create(services, world_));
-  trial_ = std::make_unique<db::TrialDatabase>(template_->clone());
+      std::make_unique<world::TemplateDatabase>(world::TemplateDatabase::create(services, world_));
+  trial_ = std::make_unique<world::TrialDatabase>(template_->clone());
   // Before the fakes start: their threads inherit this thread's CPU, so a
   // migration's HTTP calls do not cross vCPUs either.
   if (options_.pin_to_one_cpu) pin_to_one_cpu(services);
@@ -35,8 +35,8 @@ BenchEnvironment::BenchEnvironment(services::Services& services, Options options
                                                   options_.world_seed);
   stripe_->start();
   litellm_->start();
-  fakes::load_world(*stripe_, world_);
-  fakes::load_world(*litellm_, world_);
+  world::load_world(*stripe_, world_);
+  world::load_world(*litellm_, world_);
   main_client_ = connect();
   share_benchmark_cpu(main_client_->pg.backend_pid());
   postgres_version_ = std::string(main_client_->pg.exec("SHOW server_version").text(0, 0));

@@ -9,14 +9,14 @@
 #include "bench/cpu_pinning.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
-#include "harness/db/trial_database.hpp"
-#include "harness/services/services.hpp"
-#include "harness/world/world.hpp"
 #include "migrator/io/http_client.hpp"
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/redis_client.hpp"
 #include "migrator/migrator.hpp"
 #include "migrator/migrator_client.hpp"
+#include "services/services.hpp"
+#include "world/trial_database.hpp"
+#include "world/world.hpp"
 
 namespace orgquake::bench {
 
@@ -101,8 +101,8 @@ class BenchEnvironment {
   Options options_;
   world::World world_;
   io::RedisEndpoint redis_;
-  std::unique_ptr<db::TemplateDatabase> template_;
-  std::unique_ptr<db::TrialDatabase> trial_;
+  std::unique_ptr<world::TemplateDatabase> template_;
+  std::unique_ptr<world::TrialDatabase> trial_;
   std::unique_ptr<fakes::StripeFake> stripe_;
   std::unique_ptr<fakes::LitellmFake> litellm_;
   std::unique_ptr<Client> main_client_;

@@ -5,7 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "harness/core/interrupt.hpp"
+#include "core/interrupt.hpp"
 
 namespace orgquake::bench {
 

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench_environment.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "migrator/io/reactor.hpp"
 
 namespace orgquake::bench {

@@ -17,8 +17,8 @@
 #include "bench/bench_environment.hpp"
 #include "bench/bench_settings.hpp"
 #include "bench/registration.hpp"
-#include "harness/core/interrupt.hpp"
-#include "harness/services/services.hpp"
+#include "core/interrupt.hpp"
+#include "services/services.hpp"
 
 using namespace orgquake;
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace orgquake::bench {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "bench/bench_environment.hpp"
 #include "bench/bench_settings.hpp"
-#include "harness/core/interrupt.hpp"
+#include "core/interrupt.hpp"
 
 namespace orgquake::bench {
 

@@ -3,8 +3,8 @@
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "fakes/form_decoding.hpp"
-#include "harness/core/error.hpp"
 
 namespace orgquake::fakes {
 namespace {

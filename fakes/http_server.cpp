@@ -18,7 +18,7 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace orgquake::fakes {
 

@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
-#include "harness/core/error.hpp"
-#include "harness/core/interrupt.hpp"
 
 namespace orgquake::fakes {
 

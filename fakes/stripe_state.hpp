@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/core/random.hpp"
+#include "core/random.hpp"
 
 namespace orgquake::fakes {
 

@@ -5,9 +5,15 @@
 #include <vector>
 
 #include "invariants/observed_world.hpp"
-#include "invariants/verdict.hpp"
+#include "results/verdict.hpp"
 
 namespace orgquake::invariants {
+
+// The verdict vocabulary is the results model's; invariants produce it.
+using results::Evidence;
+using results::Validity;
+using results::Verdict;
+using results::VerdictBuilder;
 
 /// A rule the end state of a run must satisfy. Checks read; they never write.
 class Invariant {

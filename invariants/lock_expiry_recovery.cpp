@@ -12,7 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "invariants/history_operations.hpp"
+#include "history/operations.hpp"
+#include "invariants/capped_verdict.hpp"
 #include "invariants/invariant.hpp"
 
 namespace orgquake::invariants {
@@ -20,6 +21,10 @@ namespace {
 
 using history::Event;
 using history::EventType;
+using history::Operation;
+using history::operations_of;
+using history::seconds;
+using history::string_field;
 
 constexpr std::size_t max_ops_per_evidence = 10;
 

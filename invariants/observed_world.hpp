@@ -5,9 +5,9 @@
 #include "fakes/ledger.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
-#include "harness/history/history.hpp"
-#include "harness/world/world.hpp"
+#include "history/history.hpp"
 #include "migrator/io/pg_connection.hpp"
+#include "world/world.hpp"
 
 namespace orgquake::invariants {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace orgquake::migrator {
 namespace {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/core/random.hpp"
+#include "core/random.hpp"
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/redis_client.hpp"
 #include "migrator/litellm_client.hpp"

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "harness/core/random.hpp"
+#include "core/random.hpp"
 #include "migrator/io/redis_client.hpp"
 
 namespace orgquake::migrator {

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <pqxx/pqxx>
 
-#include "harness/core/error.hpp"
-#include "harness/core/hash.hpp"
+#include "core/error.hpp"
+#include "core/hash.hpp"
 
 namespace orgquake::schema {
 namespace {

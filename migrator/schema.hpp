@@ -5,7 +5,7 @@
 
 #include <pqxx/connection>
 
-#include "harness/core/embedded_file.hpp"
+#include "core/embedded_file.hpp"
 
 namespace orgquake {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/core/random.hpp"
+#include "core/random.hpp"
 #include "migrator/io/http_client.hpp"
 
 namespace orgquake::migrator {

@@ -11,7 +11,7 @@
 
 #include "bench/bench_table.hpp"
 #include "bench/bench_targets.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "reports/html_text.hpp"
 
 namespace orgquake::reports {

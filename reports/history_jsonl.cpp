@@ -20,7 +20,7 @@ std::vector<const history::Event*> events_in_time_order(const history::History& 
   return order;
 }
 
-void write_history_jsonl(const engine::RunResult& run, std::ostream& out) {
+void write_history_jsonl(const results::RunResult& run, std::ostream& out) {
   for (const auto& trial : run.trials) {
     for (const history::Event* event : events_in_time_order(trial.history)) {
       nlohmann::json line = event->to_json();

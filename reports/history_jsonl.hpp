@@ -7,7 +7,7 @@
 #include <ostream>
 #include <vector>
 
-#include "harness/engine/run_result.hpp"
+#include "results/run_result.hpp"
 
 namespace orgquake::reports {
 
@@ -17,7 +17,7 @@ namespace orgquake::reports {
 ///   {"kind":"lookup","op":7,"scenario":"redis_outage","time_ns":1200,"trial":0,
 ///    "type":"invoke","user":"u12","worker":1,...}
 /// Stream errors are left in the stream's state for the caller to check.
-void write_history_jsonl(const engine::RunResult& run, std::ostream& out);
+void write_history_jsonl(const results::RunResult& run, std::ostream& out);
 
 /// A trial's events in time order, ties in the order they were recorded: as
 /// History::finish() sorts them, for a history that was never finished (a

@@ -12,7 +12,7 @@
 namespace orgquake::reports {
 namespace {
 
-using invariants::Validity;
+using results::Validity;
 
 /// Evidence lines per invariant in a failure's text: enough to see the
 /// pattern; results.json and report.html keep all of them.
@@ -135,9 +135,9 @@ struct Problem {
   std::string text;
 };
 
-Problem describe_problem(const engine::TrialResult& trial, Validity level) {
+Problem describe_problem(const results::TrialResult& trial, Validity level) {
   Problem problem;
-  std::vector<const engine::InvariantResult*> culprits;
+  std::vector<const results::InvariantResult*> culprits;
   for (const auto& invariant : trial.invariants) {
     if (invariant.verdict.validity == level) culprits.push_back(&invariant);
   }
@@ -145,7 +145,7 @@ Problem describe_problem(const engine::TrialResult& trial, Validity level) {
   for (const auto* invariant : culprits) {
     const auto& verdict = invariant->verdict;
     problem.text +=
-        fmt::format("{} ({}): {}\n", invariant->name, invariants::name_of(level), verdict.summary);
+        fmt::format("{} ({}): {}\n", invariant->name, results::name_of(level), verdict.summary);
     const std::size_t shown = std::min(verdict.evidence.size(), max_evidence_lines);
     for (std::size_t i = 0; i < shown; ++i) {
       problem.text += fmt::format("  - {}\n", verdict.evidence[i].what);
@@ -165,11 +165,11 @@ Problem describe_problem(const engine::TrialResult& trial, Validity level) {
       names += fmt::format("{}{}", names.empty() ? "" : ", ", invariant->name);
     }
     problem.message =
-        fmt::format("{} invariants {}: {}", culprits.size(), invariants::name_of(level), names);
+        fmt::format("{} invariants {}: {}", culprits.size(), results::name_of(level), names);
   } else if (!trial.error.empty()) {
     problem.message = trial.error;
   } else {
-    problem.message = fmt::format("trial verdict {}", invariants::name_of(level));
+    problem.message = fmt::format("trial verdict {}", results::name_of(level));
   }
   if (!trial.error.empty() && !culprits.empty()) {
     problem.message += fmt::format(" (harness error: {})", trial.error);
@@ -178,13 +178,13 @@ Problem describe_problem(const engine::TrialResult& trial, Validity level) {
   return problem;
 }
 
-std::string system_out(const engine::TrialResult& trial) {
+std::string system_out(const results::TrialResult& trial) {
   std::string text = fmt::format("trial {} of scenario {}, seed {}, {}\n", trial.index,
-                                 trial.scenario, trial.seed, invariants::name_of(trial.verdict));
+                                 trial.scenario, trial.seed, results::name_of(trial.verdict));
   text += fmt::format("stats: {}\n", dump_report_json(trial.stats.to_json()));
   for (const auto& invariant : trial.invariants) {
     text += fmt::format("{}: {}: {}\n", invariant.name,
-                        invariants::name_of(invariant.verdict.validity), invariant.verdict.summary);
+                        results::name_of(invariant.verdict.validity), invariant.verdict.summary);
   }
   if (!trial.failpoint_order.empty()) {
     text += "failpoint order:\n";
@@ -194,7 +194,7 @@ std::string system_out(const engine::TrialResult& trial) {
   return text;
 }
 
-void append_testcase(std::string& out, const engine::TrialResult& trial) {
+void append_testcase(std::string& out, const results::TrialResult& trial) {
   out += fmt::format("    <testcase classname=\"orgquake.{}\" name=\"seed {}\" time=\"{}\">\n",
                      xml_escape(trial.scenario, true), trial.seed, seconds(trial.duration_s));
   if (trial.verdict != Validity::valid) {
@@ -202,7 +202,7 @@ void append_testcase(std::string& out, const engine::TrialResult& trial) {
     const Problem problem = describe_problem(trial, trial.verdict);
     const char* element = invalid ? "failure" : "error";
     out += fmt::format("      <{} message=\"{}\" type=\"{}\">{}</{}>\n", element,
-                       xml_escape(problem.message, true), invariants::name_of(trial.verdict),
+                       xml_escape(problem.message, true), results::name_of(trial.verdict),
                        xml_escape(problem.text), element);
   }
   out += fmt::format("      <system-out>{}</system-out>\n", xml_escape(system_out(trial)));
@@ -213,7 +213,7 @@ struct Counts {
   int tests = 0, failures = 0, errors = 0;
   double time = 0;
 
-  void add(const engine::TrialResult& trial) {
+  void add(const results::TrialResult& trial) {
     ++tests;
     if (trial.verdict == Validity::invalid) ++failures;
     if (trial.verdict == Validity::unknown) ++errors;
@@ -223,10 +223,10 @@ struct Counts {
 
 }  // namespace
 
-std::string junit_xml(const engine::RunResult& run) {
+std::string junit_xml(const results::RunResult& run) {
   // Scenarios in the order they first ran, each with its trials.
   std::vector<std::string> scenarios;
-  std::map<std::string, std::vector<const engine::TrialResult*>> trials_of;
+  std::map<std::string, std::vector<const results::TrialResult*>> trials_of;
   Counts total;
   for (const auto& trial : run.trials) {
     auto& trials = trials_of[trial.scenario];

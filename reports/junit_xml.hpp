@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "harness/engine/run_result.hpp"
+#include "results/run_result.hpp"
 
 namespace orgquake::reports {
 
@@ -20,6 +20,6 @@ namespace orgquake::reports {
 /// with its stats and repro command. Text from the run is escaped, and
 /// characters XML 1.0 cannot carry (control characters, invalid UTF-8) are
 /// dropped or replaced by U+FFFD.
-std::string junit_xml(const engine::RunResult& run);
+std::string junit_xml(const results::RunResult& run);
 
 }  // namespace orgquake::reports

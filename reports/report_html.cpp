@@ -6,12 +6,12 @@
 #include <set>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "history/operations.hpp"
 #include "reports/history_jsonl.hpp"
 #include "reports/html_text.hpp"
 #include "reports/results_json.hpp"
@@ -20,7 +20,7 @@ namespace orgquake::reports {
 namespace {
 
 using history::EventType;
-using invariants::Validity;
+using results::Validity;
 
 /// Evidence entries shown per invariant; results.json keeps all of them.
 constexpr std::size_t max_evidence_shown = 200;
@@ -87,7 +87,7 @@ std::string seconds_text(double seconds) {
 }
 
 std::string verdict_badge(Validity validity) {
-  const char* name = invariants::name_of(validity);
+  const char* name = results::name_of(validity);
   return fmt::format("<span class=\"verdict v-{}\">{}</span>", name, name);
 }
 
@@ -115,7 +115,7 @@ int status_of(EventType type) {
 
 // An operation from invoke to completion; an operation that never completed
 // runs to the end of the trial ("open").
-struct Operation {
+struct TimelineOperation {
   int row = 0;
   std::int64_t start_ns = 0, end_ns = 0;
   int status = status_open;
@@ -175,28 +175,20 @@ int target_worker(const history::Event& event) {
   return history::controller;
 }
 
-// A string field of an event's value, or "" (a report must render whatever
-// shape a value has).
-std::string text_field(const nlohmann::json& value, const char* key) {
-  if (!value.is_object()) return {};
-  const auto it = value.find(key);
-  return it != value.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string completion_detail(const history::Event& completion) {
   if (completion.type == EventType::ok) return dump_report_json(completion.value);
-  const std::string error = text_field(completion.value, "error");
-  const std::string message = text_field(completion.value, "message");
+  const std::string error = history::string_field(completion.value, "error");
+  const std::string message = history::string_field(completion.value, "message");
   if (error.empty() && message.empty()) return dump_report_json(completion.value);
   return error.empty() ? message : message.empty() ? error : error + ": " + message;
 }
 
 struct TimelineData {
-  std::vector<Operation> operations;
+  std::vector<TimelineOperation> operations;
   nlohmann::json json;
 };
 
-TimelineData timeline_data(const engine::TrialResult& trial) {
+TimelineData timeline_data(const results::TrialResult& trial) {
   const std::vector<const history::Event*> events = events_in_time_order(trial.history);
   TimelineData data;
   std::int64_t begin_ns = 0, end_ns = 1;
@@ -215,8 +207,6 @@ TimelineData timeline_data(const engine::TrialResult& trial) {
   }
   rows.finish();
 
-  // Pair invokes with completions in one pass over the time-ordered events.
-  std::unordered_map<std::int64_t, Operation> open;
   nlohmann::json faults = nlohmann::json::array();
   nlohmann::json failpoints = nlohmann::json::array();
   nlohmann::json phases = nlohmann::json::array();
@@ -235,43 +225,11 @@ TimelineData timeline_data(const engine::TrialResult& trial) {
   for (const history::Event* event_pointer : events) {
     const history::Event& event = *event_pointer;
     switch (event.type) {
-      case EventType::invoke: {
-        Operation operation;
-        operation.row = rows.index(event.worker, event.client);
-        operation.start_ns = event.time_ns;
-        operation.op = event.op;
-        operation.kind = event.kind;
-        operation.user = event.user;
-        operation.phase = event.phase;
-        if (event.op < 0) {
-          data.operations.push_back(std::move(operation));  // cannot be paired: open
-        } else {
-          open[event.op] = std::move(operation);
-        }
-        break;
-      }
+      case EventType::invoke:
       case EventType::ok:
       case EventType::fail:
-      case EventType::info: {
-        Operation operation;
-        if (auto it = open.find(event.op); event.op >= 0 && it != open.end()) {
-          operation = std::move(it->second);
-          open.erase(it);
-        } else {
-          // A completion without its invoke: shown as an instant.
-          operation.row = rows.index(event.worker, event.client);
-          operation.start_ns = event.time_ns;
-          operation.op = event.op;
-          operation.kind = event.kind;
-          operation.user = event.user;
-          operation.phase = event.phase;
-        }
-        operation.end_ns = event.time_ns;
-        operation.status = status_of(event.type);
-        operation.detail = truncated(completion_detail(event), max_detail_chars);
-        data.operations.push_back(std::move(operation));
-        break;
-      }
+      case EventType::info:
+        break;  // operations: paired below, by the history's own reader
       case EventType::fault: {
         const int target = target_worker(event);
         if (event.kind == "pause" && target >= 0) {
@@ -286,7 +244,7 @@ TimelineData timeline_data(const engine::TrialResult& trial) {
         break;
       }
       case EventType::failpoint: {
-        const std::string action = text_field(event.value, "action");
+        const std::string action = history::string_field(event.value, "action");
         const bool acted = !action.empty() && action != "off";
         failpoints.push_back({rows.index(event.worker, event.client), event.time_ns, event.kind,
                               truncated(dump_report_json(event.value), max_detail_chars), event.op,
@@ -298,13 +256,28 @@ TimelineData timeline_data(const engine::TrialResult& trial) {
         break;
     }
   }
-  for (auto& [op, operation] : open) {
-    operation.end_ns = end_ns;
+  for (const history::Operation& paired : history::operations_of(trial.history)) {
+    const history::Event& first = paired.first();
+    TimelineOperation operation;
+    operation.row = rows.index(first.worker, first.client);
+    operation.start_ns = first.time_ns;
+    operation.op = first.op;
+    operation.kind = first.kind;
+    operation.user = first.user;
+    operation.phase = first.phase;
+    if (paired.completion == nullptr) {
+      operation.end_ns = end_ns;  // still open when the trial ended
+    } else {
+      // A completion without its invoke is shown as an instant.
+      operation.end_ns = paired.completion->time_ns;
+      operation.status = status_of(paired.completion->type);
+      operation.detail = truncated(completion_detail(*paired.completion), max_detail_chars);
+    }
     data.operations.push_back(std::move(operation));
   }
   while (!paused_since.empty()) close_pause(paused_since.begin()->first, end_ns);
   std::sort(data.operations.begin(), data.operations.end(),
-            [](const Operation& a, const Operation& b) {
+            [](const TimelineOperation& a, const TimelineOperation& b) {
               return std::tie(a.start_ns, a.op) < std::tie(b.start_ns, b.op);
             });
 
@@ -328,7 +301,7 @@ TimelineData timeline_data(const engine::TrialResult& trial) {
 // ---------------------------------------------------------------------------
 // Lookup latency histogram: inline SVG, bars on log-spaced buckets.
 
-std::string latency_histogram(const std::vector<Operation>& operations) {
+std::string latency_histogram(const std::vector<TimelineOperation>& operations) {
   std::vector<double> latencies;
   for (const auto& o : operations) {
     if (o.status == status_ok && o.kind == history::op_lookup) {
@@ -787,7 +760,7 @@ constexpr std::string_view script = R"js(
 })();
 )js";
 
-std::string header(const engine::RunResult& run) {
+std::string header(const results::RunResult& run) {
   int counts[3] = {0, 0, 0};
   for (const auto& trial : run.trials) ++counts[static_cast<int>(trial.verdict)];
   std::string out = fmt::format("<header>\n<h1>orgquake run {}</h1>\n<dl class=\"facts\">\n",
@@ -812,7 +785,7 @@ std::string header(const engine::RunResult& run) {
 }
 
 // The first thing a person should read about a trial that did not pass.
-std::string finding(const engine::TrialResult& trial) {
+std::string finding(const results::TrialResult& trial) {
   if (trial.verdict == Validity::valid) return {};
   for (const auto& invariant : trial.invariants) {
     if (invariant.verdict.validity == trial.verdict) {
@@ -826,7 +799,7 @@ std::string count_of(std::size_t count, std::string_view one, std::string_view m
   return fmt::format("{} {}", count, count == 1 ? one : many);
 }
 
-std::string trials_table(const engine::RunResult& run) {
+std::string trials_table(const results::RunResult& run) {
   std::string out =
       "<section id=\"trials\">\n<h2>Trials</h2>\n<table class=\"trials\">\n<thead><tr>"
       "<th>#</th><th>scenario</th><th>seed</th><th>verdict</th><th>ops</th>"
@@ -843,7 +816,7 @@ std::string trials_table(const engine::RunResult& run) {
         "<td class=\"n\">{11}</td><td class=\"n\">{12}</td><td class=\"n\">{13}</td>"
         "<td class=\"n\">{14}</td><td class=\"n\">{15}</td><td>{16}</td>"
         "<td><code>{17}</code></td></tr>\n",
-        invariants::name_of(trial.verdict), trial.index, html_escape(trial.scenario), trial.seed,
+        results::name_of(trial.verdict), trial.index, html_escape(trial.scenario), trial.seed,
         verdict_badge(trial.verdict), s.operations, s.ok, s.failed, s.unknown_outcome,
         s.max_concurrent_lookups, s.lock_waits, s.crashes, s.pauses, s.faults, s.failpoint_hits,
         seconds_text(trial.duration_s), html_escape(finding(trial)),
@@ -853,7 +826,7 @@ std::string trials_table(const engine::RunResult& run) {
   return out;
 }
 
-std::string invariant_section(const engine::InvariantResult& invariant) {
+std::string invariant_section(const results::InvariantResult& invariant) {
   const auto& verdict = invariant.verdict;
   std::string out = fmt::format(
       "<details class=\"invariant\"{}><summary>{} <strong>{}</strong>: {}</summary>\n",
@@ -882,7 +855,7 @@ std::string invariant_section(const engine::InvariantResult& invariant) {
   return out;
 }
 
-std::string trial_section(const engine::TrialResult& trial, const std::string& histogram) {
+std::string trial_section(const results::TrialResult& trial, const std::string& histogram) {
   std::string out = fmt::format(
       "<section class=\"trial\" id=\"trial-{0}\">\n<h2>Trial {0}: {1} {2}</h2>\n"
       "<dl class=\"facts\"><dt>seed</dt><dd>{3}</dd><dt>duration</dt><dd>{4}</dd>"
@@ -946,7 +919,7 @@ std::string trial_section(const engine::TrialResult& trial, const std::string& h
 
 }  // namespace
 
-std::string report_html(const engine::RunResult& run) {
+std::string report_html(const results::RunResult& run) {
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       // Nothing may be fetched: the page must read the same offline, from a
@@ -955,7 +928,7 @@ std::string report_html(const engine::RunResult& run) {
       "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>orgquake {}: {}</title>\n<style>{}</style>\n</head>\n<body>\n",
-      html_escape(run.suite), invariants::name_of(run.verdict), style);
+      html_escape(run.suite), results::name_of(run.verdict), style);
   out += header(run);
   out += trials_table(run);
 

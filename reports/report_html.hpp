@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "harness/engine/run_result.hpp"
+#include "results/run_result.hpp"
 
 namespace orgquake::reports {
 
@@ -22,6 +22,6 @@ namespace orgquake::reports {
 /// tens of thousands of events costs no DOM nodes; the rest is plain HTML and
 /// SVG. Every text from the run is escaped, including "://", so that no URL
 /// appears literally in the file.
-std::string report_html(const engine::RunResult& run);
+std::string report_html(const results::RunResult& run);
 
 }  // namespace orgquake::reports

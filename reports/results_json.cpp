@@ -3,7 +3,7 @@
 namespace orgquake::reports {
 namespace {
 
-nlohmann::json invariant_json(const engine::InvariantResult& invariant) {
+nlohmann::json invariant_json(const results::InvariantResult& invariant) {
   // Verdict::to_json gives "verdict", "summary" and "evidence"; the name goes
   // beside them so that each entry reads on its own.
   nlohmann::json json = invariant.verdict.to_json();
@@ -11,13 +11,13 @@ nlohmann::json invariant_json(const engine::InvariantResult& invariant) {
   return json;
 }
 
-nlohmann::json trial_json(const engine::TrialResult& trial) {
+nlohmann::json trial_json(const results::TrialResult& trial) {
   nlohmann::json invariants = nlohmann::json::array();
   for (const auto& invariant : trial.invariants) invariants.push_back(invariant_json(invariant));
   nlohmann::json json = {{"index", trial.index},
                          {"scenario", trial.scenario},
                          {"seed", trial.seed},
-                         {"verdict", invariants::name_of(trial.verdict)},
+                         {"verdict", results::name_of(trial.verdict)},
                          {"invariants", std::move(invariants)},
                          {"stats", trial.stats.to_json()},
                          {"fault_plan", trial.fault_plan},
@@ -31,7 +31,7 @@ nlohmann::json trial_json(const engine::TrialResult& trial) {
 
 }  // namespace
 
-nlohmann::json results_json(const engine::RunResult& run) {
+nlohmann::json results_json(const results::RunResult& run) {
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& trial : run.trials) trials.push_back(trial_json(trial));
   return {{"seed", run.seed},
@@ -40,7 +40,7 @@ nlohmann::json results_json(const engine::RunResult& run) {
           {"migrator_declaration", run.migrator_declaration},
           {"migrator_description", run.migrator_description},
           {"users", run.users},
-          {"verdict", invariants::name_of(run.verdict)},
+          {"verdict", results::name_of(run.verdict)},
           {"duration_s", run.duration_s},
           {"git_sha", run.git_sha},
           {"started_at", run.started_at},

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/engine/run_result.hpp"
+#include "results/run_result.hpp"
 
 namespace orgquake::reports {
 
@@ -19,7 +19,7 @@ namespace orgquake::reports {
 ///  "options", "duration_s", "repro"}]}.
 /// Seeds are unsigned integers, exact over the whole uint64 range. The
 /// history is not here: it goes to history.jsonl.
-nlohmann::json results_json(const engine::RunResult& run);
+nlohmann::json results_json(const results::RunResult& run);
 
 /// Serializes JSON for a report file. Strings that are not valid UTF-8 (an
 /// error message quoting raw bytes) get U+FFFD instead of failing the report.

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "reports/history_jsonl.hpp"
 #include "reports/junit_xml.hpp"
 #include "reports/report_html.hpp"
@@ -89,7 +89,7 @@ void sync_directory(const fs::path& dir) {
 
 }  // namespace
 
-ReportFiles write_run_reports(const engine::RunResult& run, const fs::path& dir) {
+ReportFiles write_run_reports(const results::RunResult& run, const fs::path& dir) {
   std::error_code error;
   fs::create_directories(dir, error);
   if (error) {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "harness/engine/run_result.hpp"
+#include "results/run_result.hpp"
 
 namespace orgquake::reports {
 
@@ -21,8 +21,8 @@ struct ReportFiles {
 /// temporary name in `dir`, flushed to disk and renamed into place, so a
 /// file is either whole or absent; results.json goes last, so its presence
 /// means the other three are complete. Files of an earlier run are replaced.
-/// Throws EnvironmentError (harness/core/error.hpp) naming the path and the
+/// Throws EnvironmentError (core/error.hpp) naming the path and the
 /// system's reason when the directory or a file cannot be written.
-ReportFiles write_run_reports(const engine::RunResult& run, const std::filesystem::path& dir);
+ReportFiles write_run_reports(const results::RunResult& run, const std::filesystem::path& dir);
 
 }  // namespace orgquake::reports

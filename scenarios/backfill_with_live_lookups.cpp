@@ -4,7 +4,7 @@
 // per-user lock; neither may migrate a user twice or undo the other.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -46,7 +46,7 @@ class BackfillWithLiveLookups : public engine::Scenario {
 
     std::vector<engine::WorkerOptions> fleet;
     engine::WorkerOptions backfill;
-    engine::ClientPlan batch;
+    worker::ClientPlan batch;
     for (const auto& user : users) batch.ops.push_back(trial.operation(history::op_migrate, user));
     backfill.clients.push_back(std::move(batch));
     fleet.push_back(std::move(backfill));
@@ -56,7 +56,7 @@ class BackfillWithLiveLookups : public engine::Scenario {
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions live;
       for (int c = 0; c < clients; ++c) {
-        engine::ClientPlan client;
+        worker::ClientPlan client;
         for (int i = 0; i < 4; ++i) {
           client.ops.push_back(
               trial.operation(history::op_lookup, users[order.below(users.size())]));

@@ -6,7 +6,7 @@
 // (max_concurrent_lookups, lock_waits).
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {

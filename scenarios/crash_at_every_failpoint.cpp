@@ -7,7 +7,7 @@
 // for the one before it), so the order of crashes replays exactly.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -69,7 +69,7 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     for (auto& round : rounds) {
       trial.on_hit(round.failpoint, [&trial, user = round.user](const engine::HitInfo& hit) {
         trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
-        return engine::HitDecision::crash;
+        return worker::HitDecision::crash;
       });
       engine::WorkerOptions options;
       options.gated = {round.failpoint};

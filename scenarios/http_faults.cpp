@@ -5,7 +5,7 @@
 // converge without creating a second customer, team, membership or key.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -83,7 +83,7 @@ class HttpFaults : public engine::Scenario {
       engine::WorkerOptions options;
       options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
       for (int c = 0; c < clients; ++c) {
-        engine::ClientPlan client;
+        worker::ClientPlan client;
         const auto start = static_cast<std::size_t>(w * clients + c);
         for (int r = 0; r < o.integer("rounds"); ++r) {
           for (std::size_t i = 0; i < users.size(); ++i) {

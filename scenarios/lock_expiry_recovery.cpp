@@ -5,7 +5,7 @@
 // plus the recovery bound, which the lock_expiry_recovery invariant checks.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -42,7 +42,7 @@ class LockExpiryRecovery : public engine::Scenario {
       const auto& point = kill_points()[i % kill_points().size()];
       trial.on_hit(point, [&trial, user](const engine::HitInfo& hit) {
         trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
-        return engine::HitDecision::crash;
+        return worker::HitDecision::crash;
       });
       engine::WorkerOptions holder;
       holder.gated = {point};

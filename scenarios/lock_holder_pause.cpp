@@ -5,7 +5,7 @@
 // and tries to commit its stale work: the fencing token must refuse it.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -43,7 +43,7 @@ class LockHolderPause : public engine::Scenario {
     int holder = -1;
     trial.on_hit(pause_at, [&](const engine::HitInfo& hit) {
       trial.pause_worker(hit.worker, trial.lock_held(user) ? user : "");
-      return engine::HitDecision::proceed;  // read once the holder runs again
+      return worker::HitDecision::proceed;  // read once the holder runs again
     });
     engine::WorkerOptions first;
     first.gated = {pause_at};

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -110,15 +110,15 @@ class RandomMix : public engine::Scenario {
       const int fired_before = trial.fired(h.failpoint);
       auto acted = std::make_shared<bool>(false);
       trial.on_hit(h.failpoint, [&trial, h, acted](const engine::HitInfo& hit) {
-        if (*acted) return engine::HitDecision::proceed;
+        if (*acted) return worker::HitDecision::proceed;
         *acted = true;
         const std::string held = trial.lock_held(h.user) ? h.user : "";
         if (h.crash) {
           trial.kill_worker(hit.worker, held);
-          return engine::HitDecision::crash;
+          return worker::HitDecision::crash;
         }
         trial.pause_worker(hit.worker, held);
-        return engine::HitDecision::proceed;
+        return worker::HitDecision::proceed;
       });
       engine::WorkerOptions holder;
       holder.gated = {h.failpoint};
@@ -147,7 +147,7 @@ class RandomMix : public engine::Scenario {
       engine::WorkerOptions options;
       options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
       for (int c = 0; c < clients; ++c) {
-        engine::ClientPlan client;
+        worker::ClientPlan client;
         for (int r = 0; r < 3; ++r) {
           for (std::size_t i = 0; i < crowd.size(); ++i) {
             client.ops.push_back(

@@ -5,7 +5,7 @@
 // Redis: the harness never stops an external one (the trial is then unknown).
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/history/history.hpp"
+#include "history/history.hpp"
 
 namespace orgquake::scenarios {
 
@@ -17,7 +17,7 @@ std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clien
   for (int w = 0; w < workers; ++w) {
     engine::WorkerOptions options;
     for (int c = 0; c < clients; ++c) {
-      engine::ClientPlan client;
+      worker::ClientPlan client;
       const auto start = static_cast<std::size_t>((w * clients + c) * offset_step);
       for (int r = 0; r < rounds; ++r) {
         for (std::size_t i = 0; i < users.size(); ++i) {
@@ -49,7 +49,7 @@ int lookup_once(engine::Trial& trial, const std::vector<std::string>& users,
   engine::WorkerOptions options;
   options.lock_max_wait = lock_max_wait;
   for (const auto& user : users) {
-    engine::ClientPlan client;
+    worker::ClientPlan client;
     client.ops.push_back(trial.operation(history::op_lookup, user));
     options.clients.push_back(std::move(client));
   }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/engine/trial.hpp"
+#include "engine/trial.hpp"
 
 namespace orgquake::scenarios {
 

@@ -4,7 +4,7 @@
 // with an Idempotency-Key derived from the org makes one.
 #include <fmt/format.h>
 
-#include "harness/engine/scenario.hpp"
+#include "engine/scenario.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {

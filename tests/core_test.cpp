@@ -4,12 +4,12 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/core/error.hpp"
-#include "harness/core/hash.hpp"
-#include "harness/core/random.hpp"
-#include "harness/services/postgres_url.hpp"
-#include "harness/services/redis_url.hpp"
-#include "harness/world/world.hpp"
+#include "core/error.hpp"
+#include "core/hash.hpp"
+#include "core/random.hpp"
+#include "services/postgres_url.hpp"
+#include "services/redis_url.hpp"
+#include "world/world.hpp"
 
 using namespace orgquake;
 

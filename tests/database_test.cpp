@@ -2,12 +2,12 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "harness/core/error.hpp"
-#include "harness/db/digest.hpp"
-#include "harness/db/trial_database.hpp"
-#include "harness/services/interlock.hpp"
+#include "core/error.hpp"
 #include "migrator/schema.hpp"
+#include "services/interlock.hpp"
 #include "tests/support/shared_services.hpp"
+#include "world/digest.hpp"
+#include "world/trial_database.hpp"
 
 using namespace orgquake;
 
@@ -54,10 +54,10 @@ BOOST_AUTO_TEST_CASE(applies_in_order_and_twice_is_a_no_op) {
   BOOST_TEST(first.size() == schema_files().size());
   for (std::size_t i = 1; i < first.size(); ++i)
     BOOST_TEST(first[i - 1].version < first[i].version);
-  const auto digest = db::database_digest(c);
+  const auto digest = world::database_digest(c);
   const auto second = schema::apply(c);
   BOOST_TEST(second.empty());
-  BOOST_TEST(db::database_digest(c) == digest);
+  BOOST_TEST(world::database_digest(c) == digest);
   BOOST_TEST(schema::applied_versions(c).size() == schema_files().size());
   // Roles are seeded with their ranks.
   auto roles = pqxx::nontransaction(c).exec("SELECT name, rank FROM role ORDER BY rank");
@@ -128,36 +128,36 @@ BOOST_AUTO_TEST_SUITE(trial_clones, *boost::unit_test::precondition(test::servic
 BOOST_AUTO_TEST_CASE(a_clone_is_isolated_from_the_template_and_other_clones) {
   auto& services = test::shared_services();
   const auto world = world::generate({11, 200});
-  auto tpl = db::TemplateDatabase::create(services, world);
+  auto tpl = world::TemplateDatabase::create(services, world);
   auto a = tpl.clone();
   auto b = tpl.clone();
   BOOST_TEST(a.name() != b.name());
   pqxx::connection ca(a.url().conninfo()), cb(b.url().conninfo());
-  const auto digest = db::database_digest(ca);
-  BOOST_TEST(db::database_digest(cb) == digest);
+  const auto digest = world::database_digest(ca);
+  BOOST_TEST(world::database_digest(cb) == digest);
   BOOST_TEST(services::has_marker(ca));  // clones pass the interlock
 
   pqxx::nontransaction(ca).exec("UPDATE user_settings SET already_migrated = true");
   pqxx::nontransaction(ca).exec("DELETE FROM conversation_metadata");
-  BOOST_TEST(db::database_digest(ca) != digest);
-  BOOST_TEST(db::database_digest(cb) == digest);
+  BOOST_TEST(world::database_digest(ca) != digest);
+  BOOST_TEST(world::database_digest(cb) == digest);
   auto c = tpl.clone();  // the template itself is untouched
   pqxx::connection cc(c.url().conninfo());
-  BOOST_TEST(db::database_digest(cc) == digest);
+  BOOST_TEST(world::database_digest(cc) == digest);
 }
 
 BOOST_AUTO_TEST_CASE(the_world_loads_faithfully_and_deterministically) {
   auto& services = test::shared_services();
   const auto world = world::generate({12, 300});
-  auto tpl1 = db::TemplateDatabase::create(services, world);
-  auto tpl2 = db::TemplateDatabase::create(services, world::generate({12, 300}));
-  auto other = db::TemplateDatabase::create(services, world::generate({13, 300}));
+  auto tpl1 = world::TemplateDatabase::create(services, world);
+  auto tpl2 = world::TemplateDatabase::create(services, world::generate({12, 300}));
+  auto other = world::TemplateDatabase::create(services, world::generate({13, 300}));
   auto t1 = tpl1.clone();
   auto t2 = tpl2.clone();
   auto t3 = other.clone();
   pqxx::connection c1(t1.url().conninfo()), c2(t2.url().conninfo()), c3(t3.url().conninfo());
-  BOOST_TEST(db::database_digest(c1) == db::database_digest(c2));
-  BOOST_TEST(db::database_digest(c1) != db::database_digest(c3));
+  BOOST_TEST(world::database_digest(c1) == world::database_digest(c2));
+  BOOST_TEST(world::database_digest(c1) != world::database_digest(c3));
 
   pqxx::nontransaction tx(c1);
   BOOST_TEST(tx.exec("SELECT count(*) FROM user_settings")[0][0].as<std::size_t>() == 300u);
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(dropped_databases_are_gone) {
   auto& services = test::shared_services();
   std::string trial_name, template_name;
   {
-    auto tpl = db::TemplateDatabase::create(services, world::generate({14, 20}));
+    auto tpl = world::TemplateDatabase::create(services, world::generate({14, 20}));
     template_name = tpl.name();
     auto trial = tpl.clone();
     trial_name = trial.name();
@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(the_external_path_applies_the_schema_itself) {
   options.pg_url = shared.admin_url().full();
   options.redis_url = "redis://127.0.0.1:" + std::to_string(shared.redis_url().port) + "/2";
   auto external = services::Services::start(options);
-  auto tpl = db::TemplateDatabase::create(*external, world::generate({15, 50}));
+  auto tpl = world::TemplateDatabase::create(*external, world::generate({15, 50}));
   auto trial = tpl.clone();
   pqxx::connection c(trial.url().conninfo());
   BOOST_TEST(schema::applied_versions(c).size() == schema_files().size());

@@ -13,8 +13,8 @@
 #include <boost/fiber/all.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/services/loopback_port.hpp"
 #include "migrator/io/reactor.hpp"
+#include "services/loopback_port.hpp"
 
 using namespace orgquake;
 using namespace std::chrono_literals;

@@ -5,10 +5,10 @@
 #include <boost/fiber/all.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/services/loopback_port.hpp"
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/reactor.hpp"
 #include "migrator/io/redis_client.hpp"
+#include "services/loopback_port.hpp"
 #include "tests/support/shared_services.hpp"
 
 using namespace orgquake;

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE orgquake services
-#include "harness/services/services.hpp"
+#include "services/services.hpp"
 
 #include <arpa/inet.h>
 #include <filesystem>
@@ -15,10 +15,10 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "harness/core/error.hpp"
-#include "harness/services/interlock.hpp"
-#include "harness/services/redis_connection.hpp"
-#include "harness/services/run_directory.hpp"
+#include "core/error.hpp"
+#include "services/interlock.hpp"
+#include "services/redis_connection.hpp"
+#include "services/run_directory.hpp"
 #include "tests/support/process_runner.hpp"
 #include "tests/support/shared_services.hpp"
 

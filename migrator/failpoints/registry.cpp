@@ -13,8 +13,8 @@
 #include <boost/fiber/operations.hpp>
 #include <fmt/format.h>
 
-#include "harness/core/error.hpp"
-#include "harness/core/random.hpp"
+#include "core/error.hpp"
+#include "core/random.hpp"
 #include "migrator/failpoints/actions.hpp"
 #include "migrator/failpoints/failpoint.hpp"
 #include "migrator/failpoints/spec_parser.hpp"

@@ -6,7 +6,7 @@
 
 #include <libpq-fe.h>
 
-#include "harness/core/hash.hpp"
+#include "core/hash.hpp"
 
 namespace orgquake::io {
 namespace {

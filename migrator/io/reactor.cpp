@@ -15,7 +15,7 @@
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 
 namespace orgquake::io {
 namespace {

@@ -13,7 +13,7 @@
 #include "bench/bench_results.hpp"
 #include "bench/bench_table.hpp"
 #include "bench/bench_targets.hpp"
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "reports/bench_html.hpp"
 
 using namespace orgquake;

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE orgquake suite specs
-#include "harness/engine/suite_spec.hpp"
+#include "engine/suite_spec.hpp"
 
 #include <limits>
 #include <memory>
@@ -9,10 +9,10 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "harness/core/error.hpp"
-#include "harness/engine/interleaving.hpp"
-#include "harness/engine/options.hpp"
-#include "harness/engine/scenario.hpp"
+#include "core/error.hpp"
+#include "engine/interleaving.hpp"
+#include "engine/options.hpp"
+#include "engine/scenario.hpp"
 #include "invariants/invariant.hpp"
 
 using namespace orgquake;

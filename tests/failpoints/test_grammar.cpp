@@ -5,7 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "migrator/failpoints/spec_parser.hpp"
 #include "tests/failpoints/fixture.hpp"
 

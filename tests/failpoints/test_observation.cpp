@@ -7,7 +7,7 @@
 #include <boost/fiber/all.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "tests/failpoints/fixture.hpp"
 
 using namespace orgquake;

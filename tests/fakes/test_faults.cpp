@@ -3,9 +3,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "core/error.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/standalone.hpp"
-#include "harness/core/error.hpp"
 #include "tests/fakes/stripe_fixture.hpp"
 
 using namespace orgquake::fakes;

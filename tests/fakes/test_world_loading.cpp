@@ -1,7 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
-#include "fakes/world_loading.hpp"
 #include "tests/fakes/http_test_client.hpp"
+#include "world/load_fakes.hpp"
 
 using namespace orgquake;
 using namespace orgquake::fakes;

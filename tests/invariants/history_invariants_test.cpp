@@ -10,14 +10,14 @@
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
 
-#include "harness/history/history.hpp"
+#include "history/history.hpp"
 #include "invariants/invariant.hpp"
 #include "tests/migrator/migration_fixture.hpp"
 #include "tests/support/shared_services.hpp"
 
 using namespace orgquake;
 using history::EventType;
-using invariants::Validity;
+using results::Validity;
 
 namespace {
 
@@ -55,7 +55,7 @@ struct MigratedWorld {
     BOOST_REQUIRE_EQUAL(r.rows(), 1);
     return std::string(r.text(0, 0));
   }
-  invariants::Verdict check(std::string_view name, const history::History* history) {
+  results::Verdict check(std::string_view name, const history::History* history) {
     const auto* invariant = invariants::find_invariant(name);
     BOOST_REQUIRE_MESSAGE(invariant != nullptr, "no invariant " << name);
     invariants::ObservedWorld observed{fixture.world(), fixture.pg(),
@@ -152,15 +152,15 @@ class HistoryBuilder {
   std::int64_t next_op_ = 1;
 };
 
-std::string evidence_text(const invariants::Verdict& verdict) {
+std::string evidence_text(const results::Verdict& verdict) {
   std::string text = verdict.summary;
   for (const auto& e : verdict.evidence) text += "\n  - " + e.what;
   return text;
 }
 
 /// The one evidence entry whose line contains every phrase, or nullptr.
-const invariants::Evidence* find_evidence(const invariants::Verdict& verdict,
-                                          const std::vector<std::string>& phrases) {
+const results::Evidence* find_evidence(const results::Verdict& verdict,
+                                       const std::vector<std::string>& phrases) {
   for (const auto& e : verdict.evidence) {
     bool all = true;
     for (const auto& p : phrases) all = all && e.what.find(p) != std::string::npos;
@@ -170,8 +170,8 @@ const invariants::Evidence* find_evidence(const invariants::Verdict& verdict,
 }
 
 /// The evidence line that names every phrase; the test stops when none does.
-const invariants::Evidence& require_evidence(const invariants::Verdict& verdict,
-                                             const std::vector<std::string>& phrases) {
+const results::Evidence& require_evidence(const results::Verdict& verdict,
+                                          const std::vector<std::string>& phrases) {
   const auto* found = find_evidence(verdict, phrases);
   BOOST_REQUIRE_MESSAGE(found != nullptr,
                         "no evidence line names all of the phrases; " << evidence_text(verdict));

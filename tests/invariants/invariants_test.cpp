@@ -5,7 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "harness/history/history.hpp"
+#include "history/history.hpp"
 #include "invariants/invariant.hpp"
 #include "migrator/io/http_client.hpp"
 #include "tests/migrator/migration_fixture.hpp"
@@ -81,7 +81,7 @@ struct MigratedWorld {
   const world::LegacyUser& migrated(EdgeCase flag = EdgeCase::subscription) const {
     return fixture.user_with(flag);
   }
-  invariants::Verdict check(std::string_view name) {
+  results::Verdict check(std::string_view name) {
     const auto* invariant = invariants::find_invariant(name);
     BOOST_REQUIRE_MESSAGE(invariant != nullptr, "no invariant " << name);
     invariants::ObservedWorld observed{fixture.world(), fixture.pg(),
@@ -185,8 +185,8 @@ BOOST_AUTO_TEST_CASE(every_invariant_holds_after_reference_migrations) {
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   for (const auto& invariant : invariants::all_invariants()) {
     const auto verdict = world.check(invariant->name());
-    BOOST_TEST((verdict.validity == invariants::Validity::valid), invariant->name()
-                                                                      << ": " << verdict.summary);
+    BOOST_TEST((verdict.validity == results::Validity::valid), invariant->name()
+                                                                   << ": " << verdict.summary);
   }
 }
 
@@ -195,7 +195,7 @@ BOOST_DATA_TEST_CASE(a_planted_violation_is_invalid_with_evidence_that_names_it,
   MigratedWorld world;
   plant.plant(world);
   const auto verdict = world.check(plant.invariant);
-  BOOST_TEST((verdict.validity == invariants::Validity::invalid), verdict.summary);
+  BOOST_TEST((verdict.validity == results::Validity::invalid), verdict.summary);
   bool named = false;
   for (const auto& e : verdict.evidence) named |= e.what.find(plant.evidence) != std::string::npos;
   BOOST_TEST(named,
@@ -204,15 +204,15 @@ BOOST_DATA_TEST_CASE(a_planted_violation_is_invalid_with_evidence_that_names_it,
 }
 
 BOOST_AUTO_TEST_CASE(merging_verdicts_keeps_the_worst_and_all_evidence) {
-  using invariants::Validity;
-  const invariants::Verdict bad{Validity::invalid, "bad", {{"x", {}}}};
+  using results::Validity;
+  const results::Verdict bad{Validity::invalid, "bad", {{"x", {}}}};
   const auto merged =
-      invariants::merge({invariants::Verdict::valid("ok"), invariants::Verdict::unknown("?"), bad});
+      results::merge({results::Verdict::valid("ok"), results::Verdict::unknown("?"), bad});
   BOOST_TEST((merged.validity == Validity::invalid));
   BOOST_TEST(merged.evidence.size() == 1u);
   BOOST_TEST(
-      (invariants::merge({invariants::Verdict::valid("a"), invariants::Verdict::unknown("b")})
-           .validity == Validity::unknown));
+      (results::merge({results::Verdict::valid("a"), results::Verdict::unknown("b")}).validity ==
+       Validity::unknown));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "fakes/world_loading.hpp"
-#include "harness/services/redis_connection.hpp"
+#include "services/redis_connection.hpp"
 #include "tests/support/shared_services.hpp"
+#include "world/load_fakes.hpp"
 
 namespace orgquake::test {
 namespace {
@@ -42,16 +42,16 @@ MigrationFixture::MigrationFixture(int users, std::uint64_t world_seed)
   const auto& redis_url = services.redis_url();
   redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database};
   template_ =
-      std::make_unique<db::TemplateDatabase>(db::TemplateDatabase::create(services, world_));
-  trial_ = std::make_unique<db::TrialDatabase>(template_->clone());
+      std::make_unique<world::TemplateDatabase>(world::TemplateDatabase::create(services, world_));
+  trial_ = std::make_unique<world::TrialDatabase>(template_->clone());
   stripe_ = std::make_unique<fakes::StripeFake>(fakes::ServerOptions{}, fakes::StripeOptions{},
                                                 world_seed);
   litellm_ = std::make_unique<fakes::LitellmFake>(fakes::ServerOptions{}, fakes::LitellmOptions{},
                                                   world_seed);
   stripe_->start();
   litellm_->start();
-  fakes::load_world(*stripe_, world_);
-  fakes::load_world(*litellm_, world_);
+  world::load_world(*stripe_, world_);
+  world::load_world(*litellm_, world_);
   // Locks and fencing counters of earlier cases must not leak into this one.
   services::RedisConnection::connect(services.redis_url(), std::chrono::seconds(2))
       .command_status({"FLUSHDB"});

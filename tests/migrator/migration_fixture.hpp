@@ -7,13 +7,13 @@
 
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
-#include "harness/db/trial_database.hpp"
-#include "harness/world/world.hpp"
 #include "migrator/io/http_client.hpp"
 #include "migrator/io/pg_connection.hpp"
 #include "migrator/io/redis_client.hpp"
 #include "migrator/migrator.hpp"
 #include "migrator/migrator_client.hpp"
+#include "world/trial_database.hpp"
+#include "world/world.hpp"
 
 namespace orgquake::test {
 
@@ -53,8 +53,8 @@ class MigrationFixture {
  private:
   world::World world_;
   io::RedisEndpoint redis_;  ///< read on the main thread, where the shared servers live
-  std::unique_ptr<db::TemplateDatabase> template_;
-  std::unique_ptr<db::TrialDatabase> trial_;
+  std::unique_ptr<world::TemplateDatabase> template_;
+  std::unique_ptr<world::TrialDatabase> trial_;
   std::unique_ptr<fakes::StripeFake> stripe_;
   std::unique_ptr<fakes::LitellmFake> litellm_;
   std::unique_ptr<Client> admin_;

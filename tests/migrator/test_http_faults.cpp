@@ -6,7 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "fakes/fault_injector.hpp"
-#include "harness/services/loopback_port.hpp"
+#include "services/loopback_port.hpp"
 #include "tests/migrator/migration_fixture.hpp"
 #include "tests/support/shared_services.hpp"
 

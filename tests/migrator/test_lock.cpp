@@ -6,12 +6,12 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "harness/db/digest.hpp"
 #include "migrator/failpoints/registry.hpp"
 #include "migrator/io/reactor.hpp"
 #include "migrator/redis_lock.hpp"
 #include "tests/migrator/migration_fixture.hpp"
 #include "tests/support/shared_services.hpp"
+#include "world/digest.hpp"
 
 using namespace orgquake;
 using namespace std::chrono_literals;
@@ -90,18 +90,18 @@ BOOST_AUTO_TEST_CASE(redis_down_is_a_typed_error_and_nothing_migrates) {
   own_redis->embedded_redis()->stop();
 
   pqxx::connection observer(fixture.database_url().conninfo());
-  const auto digest = db::database_digest(observer);
+  const auto digest = world::database_digest(observer);
   auto ctx = client->context(1);
   const auto& user = fixture.plain_user();
   BOOST_CHECK_THROW(migrator::make_reference_migrator()->get_user_verified(ctx, user.user_id, {}),
                     io::RedisUnavailable);
-  BOOST_TEST(db::database_digest(observer) == digest);
+  BOOST_TEST(world::database_digest(observer) == digest);
   BOOST_TEST(fixture.litellm().ledger().requests().empty());
   // The naive variant "degrades gracefully" into an unlocked migration.
   auto naive_ctx = client->context(1);
   BOOST_CHECK_NO_THROW(
       migrator::make_seed_naive_migrator()->get_user_verified(naive_ctx, user.user_id, {}));
-  BOOST_TEST(db::database_digest(observer) != digest);
+  BOOST_TEST(world::database_digest(observer) != digest);
 }
 
 BOOST_AUTO_TEST_CASE(a_held_lock_is_waited_for_within_a_bound) {

@@ -7,12 +7,12 @@
 #include <fmt/format.h>
 #include <pqxx/pqxx>
 
-#include "harness/core/error.hpp"
-#include "harness/db/digest.hpp"
+#include "core/error.hpp"
 #include "migrator/loading.hpp"
 #include "migrator/verification.hpp"
 #include "tests/migrator/migration_fixture.hpp"
 #include "tests/support/shared_services.hpp"
+#include "world/digest.hpp"
 
 using namespace orgquake;
 using world::EdgeCase;
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(a_second_migration_changes_nothing_anywhere) {
   for (const auto& user : fixture.world().users) migrator->migrate_user(ctx, user.user_id, 0);
 
   pqxx::connection observer(fixture.database_url().conninfo());
-  const auto digest = db::database_digest(observer);
+  const auto digest = world::database_digest(observer);
   const auto stripe_requests = fixture.stripe().ledger().requests().size();
   const auto litellm_requests = fixture.litellm().ledger().requests().size();
   const auto stripe_changes = fixture.stripe().ledger().objects().size();
@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_second_migration_changes_nothing_anywhere) {
     migrator->migrate_user(ctx, user.user_id, 0);
     migrator->get_user_verified(ctx, user.user_id, {});
   }
-  BOOST_TEST(db::database_digest(observer) == digest);
+  BOOST_TEST(world::database_digest(observer) == digest);
   BOOST_TEST(fixture.stripe().ledger().objects().size() == stripe_changes);
   BOOST_TEST(fixture.litellm().ledger().objects().size() == litellm_changes);
   // Not even a read: the database says the user is migrated.
@@ -146,10 +146,10 @@ BOOST_DATA_TEST_CASE(an_unknown_or_malformed_user_id_is_a_typed_error_that_chang
   auto ctx = client->context(1);
   auto migrator = migrator::make_reference_migrator();
   pqxx::connection observer(fixture.database_url().conninfo());
-  const auto digest = db::database_digest(observer);
+  const auto digest = world::database_digest(observer);
   BOOST_CHECK_THROW(migrator->get_user_verified(ctx, id, {}), migrator::UnknownUser);
   BOOST_CHECK_THROW(migrator->migrate_user(ctx, id, 0), migrator::UnknownUser);
-  BOOST_TEST(db::database_digest(observer) == digest);
+  BOOST_TEST(world::database_digest(observer) == digest);
   // Refused before any external call.
   BOOST_TEST(fixture.stripe().ledger().requests().empty());
   BOOST_TEST(fixture.litellm().ledger().requests().empty());

@@ -164,7 +164,7 @@ class FixtureUser:
 
 
 def make_users(tag: str) -> list[FixtureUser]:
-    """One user per awkward case of harness/world/world.hpp, plus the ordinary ones."""
+    """One user per awkward case of world/world.hpp, plus the ordinary ones."""
     def key() -> str:
         return "sk-" + uuid.uuid4().hex
     users = []

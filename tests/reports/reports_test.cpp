@@ -17,7 +17,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "harness/core/error.hpp"
+#include "core/error.hpp"
 #include "reports/history_jsonl.hpp"
 #include "reports/junit_xml.hpp"
 #include "reports/report_html.hpp"
@@ -26,8 +26,8 @@
 
 using namespace orgquake;
 using history::EventType;
-using invariants::Validity;
 using nlohmann::json;
+using results::Validity;
 
 namespace {
 
@@ -57,8 +57,8 @@ history::Event event(EventType type, std::int64_t time_ns, int worker, int clien
 
 // Two scenarios, three trials: valid, invalid (hostile evidence), unknown
 // (a harness error); a history with every kind of event.
-engine::RunResult sample_run() {
-  engine::RunResult run;
+results::RunResult sample_run() {
+  results::RunResult run;
   run.seed = max_seed;
   run.suite = "ci";
   run.migrator = "reference";
@@ -70,13 +70,13 @@ engine::RunResult sample_run() {
   run.out_dir = "reports/out/run-1";
   run.spec = {{"name", "ci"}, {"trials", 3}};
 
-  engine::TrialResult valid;
+  results::TrialResult valid;
   valid.index = 0;
   valid.scenario = "concurrent_duplicate_lookups";
   valid.seed = max_seed;
   valid.verdict = Validity::valid;
   valid.invariants.push_back(
-      {"same_org_per_lookup", invariants::Verdict::valid("same org: held for 3 lookups")});
+      {"same_org_per_lookup", results::Verdict::valid("same org: held for 3 lookups")});
   valid.stats.max_concurrent_lookups = 3;
   valid.stats.lock_waits = 2;
   valid.stats.crashes = 1;
@@ -116,20 +116,20 @@ engine::RunResult sample_run() {
   h.add(event(EventType::phase, 8'000'000, history::controller, -1, -1, "liveness"));
   h.finish();
 
-  engine::TrialResult invalid;
+  results::TrialResult invalid;
   invalid.index = 1;
   invalid.scenario = "lock_holder_pause";
   invalid.seed = 42;
   invalid.verdict = Validity::invalid;
   invalid.invariants.push_back(
       {"one_personal_org",
-       invariants::Verdict{Validity::invalid,
-                           "one personal org: 2 violations; first: " + hostile,
-                           {{"user u1 owns 2 personal orgs " + hostile,
-                             {{"rows", json::array({hostile, "org-1"})},
-                              {"endpoint", "http://127.0.0.1:8080/v1/customers"}}},
-                            {"user u2 owns 2 personal orgs \x01 bell\x07", json::object()}}}});
-  invalid.invariants.push_back({"no_double_billing", invariants::Verdict::valid("held")});
+       results::Verdict{Validity::invalid,
+                        "one personal org: 2 violations; first: " + hostile,
+                        {{"user u1 owns 2 personal orgs " + hostile,
+                          {{"rows", json::array({hostile, "org-1"})},
+                           {"endpoint", "http://127.0.0.1:8080/v1/customers"}}},
+                         {"user u2 owns 2 personal orgs \x01 bell\x07", json::object()}}}});
+  invalid.invariants.push_back({"no_double_billing", results::Verdict::valid("held")});
   invalid.repro_command = "orgquake repro reports/out/run-1 --trial 1";
   invalid.duration_s = 2;
   // Added out of time order and never finished: writers must still order it.
@@ -137,14 +137,14 @@ engine::RunResult sample_run() {
                             {{"error", "Injected"}, {"message", hostile}}));
   invalid.history.add(event(EventType::invoke, 1'000, 0, 0, 7, "lookup"));
 
-  engine::TrialResult unknown;
+  results::TrialResult unknown;
   unknown.index = 2;
   unknown.scenario = "concurrent_duplicate_lookups";
   unknown.seed = 7;
   unknown.verdict = Validity::unknown;
   unknown.error = "postgres died: </script> & gone";
   unknown.invariants.push_back(
-      {"liveness", invariants::Verdict::unknown("could not look up 3 users")});
+      {"liveness", results::Verdict::unknown("could not look up 3 users")});
   unknown.repro_command = "orgquake repro reports/out/run-1 --trial 2";
 
   run.trials = {valid, invalid, unknown};
@@ -515,7 +515,7 @@ BOOST_AUTO_TEST_CASE(stays_well_formed_whatever_the_text) {
 }
 
 BOOST_AUTO_TEST_CASE(a_run_without_trials_is_an_empty_testsuites) {
-  engine::RunResult run;
+  results::RunResult run;
   run.suite = "smoke";
   const XmlElement root = XmlReader(reports::junit_xml(run)).document();
   BOOST_TEST(root.attributes.at("tests") == "0");

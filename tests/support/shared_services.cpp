@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#include "harness/services/embedded_postgres.hpp"
-#include "harness/services/embedded_redis.hpp"
+#include "services/embedded_postgres.hpp"
+#include "services/embedded_redis.hpp"
 
 namespace orgquake::test {
 

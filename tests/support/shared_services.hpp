@@ -2,7 +2,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "harness/services/services.hpp"
+#include "services/services.hpp"
 
 namespace orgquake::test {
 

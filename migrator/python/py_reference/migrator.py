@@ -1,5 +1,5 @@
 """PyReference: the orgquake worker's view of the reference migrator, as
-harness/engine/worker.cpp performs `lookup` and `migrate` for the C++ one."""
+worker/worker.cpp performs `lookup` and `migrate` for the C++ one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worker loop: the protocol's side of a migrator, as harness/engine/worker.cpp does it."""
+"""The worker loop: the protocol's side of a migrator, as worker/worker.cpp does it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,124 @@
+// orgquake repro DIR [--trial N]: replays one trial of a finished run (by
+// default its first trial that was not valid) from what results.json
+// recorded: the suite as it ran, the run's seed, the migrator. The replay
+// gets the same trial seed, so the same fault plan and the same order of
+// the controller's failpoint decisions; it says whether they matched.
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/run_output.hpp"
+#include "core/error.hpp"
+#include "engine/controller_run.hpp"
+#include "engine/suite_spec.hpp"
+
+namespace orgquake::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ReproOptions {
+  std::string dir;
+  std::optional<int> trial;
+  std::optional<std::string> out;
+  services::ServicesOptions services;
+};
+
+nlohmann::json read_results(const fs::path& dir) {
+  const auto path = dir / "results.json";
+  std::ifstream in(path);
+  if (!in) throw UsageError(fmt::format("{}: no results.json to replay from", dir.string()));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(fmt::format("{}: not a results file: {}", path.string(), e.what()));
+  }
+}
+
+const nlohmann::json* find_trial(const nlohmann::json& results, std::optional<int> index) {
+  for (const auto& trial : results.at("trials")) {
+    if (index ? trial.at("index").get<int>() == *index : trial.at("verdict") != "valid") {
+      return &trial;
+    }
+  }
+  return nullptr;
+}
+
+void compare(const char* what, const nlohmann::json& before, const nlohmann::json& after) {
+  if (before == after) {
+    fmt::print("{}: same as the original ({} entries)\n", what, after.size());
+    return;
+  }
+  std::size_t i = 0;
+  while (i < before.size() && i < after.size() && before[i] == after[i]) ++i;
+  fmt::print("{}: differs from the original at entry {}: was {}, now {}\n", what, i,
+             i < before.size() ? before[i].dump() : "nothing",
+             i < after.size() ? after[i].dump() : "nothing");
+}
+
+int repro(const ReproOptions& options) {
+  const fs::path dir = options.dir;
+  const auto results = read_results(dir);
+  const nlohmann::json* original = nullptr;
+  engine::RunRequest request;
+  try {
+    original = find_trial(results, options.trial);
+    if (original == nullptr) {
+      throw UsageError(
+          options.trial
+              ? fmt::format("{}: the run has no trial {}", dir.string(), *options.trial)
+              : fmt::format("{}: every trial was valid; pick one with --trial N", dir.string()));
+    }
+    request.spec = engine::SuiteSpec::from_json(results.at("spec"));
+    request.seed = results.at("seed").get<std::uint64_t>();
+    // The recorded declaration starts the same command; a run from before
+    // declarations were recorded named a built-in migrator.
+    request.migrator =
+        results.contains("migrator_declaration")
+            ? engine::MigratorDeclaration::from_json(results.at("migrator_declaration"))
+            : engine::MigratorCatalog::with_built_ins().find(
+                  results.at("migrator").get<std::string>());
+    request.trial = original->at("index").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(
+        fmt::format("{}: results.json lacks what a replay needs: {}", dir.string(), e.what()));
+  }
+  request.out_dir =
+      options.out ? fs::path(*options.out) : dir / fmt::format("repro-trial-{}", *request.trial);
+  request.services = options.services;
+  fmt::print("replaying trial {} ({} seed {}) of {}\n", *request.trial,
+             original->at("scenario").get<std::string>(), original->at("seed").dump(),
+             dir.string());
+  const auto run = engine::run_suite(request);
+  const int code = finish_run(run, request.out_dir);
+  if (!run.trials.empty()) {
+    const auto& replayed = run.trials.front();
+    compare("fault plan", original->value("fault_plan", nlohmann::json::array()),
+            replayed.fault_plan);
+    compare("failpoint order", original->value("failpoint_order", nlohmann::json::array()),
+            nlohmann::json(replayed.failpoint_order));
+    fmt::print("original verdict {}, replay {}\n", original->at("verdict").get<std::string>(),
+               results::name_of(replayed.verdict));
+  }
+  return code;
+}
+
+}  // namespace
+
+void add_repro_command(CLI::App& app, Action& action) {
+  auto options = std::make_shared<ReproOptions>();
+  auto* cmd = app.add_subcommand("repro", "Replay the failing trial of a run directory");
+  cmd->add_option("dir", options->dir, "A run's --out directory (holds results.json)")->required();
+  cmd->add_option("--trial", options->trial, "Replay this trial instead of the first failing one")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--out", options->out, "Where the replay's files go (default DIR/repro-trial-N)");
+  cmd->add_option("--pg-url", options->services.pg_url,
+                  "Use this PostgreSQL instead of starting one (or ORGQUAKE_PG_URL)");
+  cmd->add_option("--redis-url", options->services.redis_url,
+                  "Use this Redis instead of starting one (or ORGQUAKE_REDIS_URL)");
+  cmd->callback([options, &action] { action = [options] { return repro(*options); }; });
+}
+
+}  // namespace orgquake::cli

@@ -1,0 +1,78 @@
+#pragma once
+
+// The history of one trial: every operation a client invoked and how it
+// ended, every fault the controller injected and every failpoint that fired,
+// on one clock. Jepsen's model: an operation is an `invoke` followed by `ok`
+// (it happened), `fail` (it certainly did not take effect as asked) or `info`
+// (its outcome is unknown, because its worker died or was abandoned).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace orgquake::history {
+
+enum class EventType { invoke, ok, fail, info, fault, failpoint, phase };
+
+const char* name_of(EventType type);
+/// nullopt for a name that is none of the above.
+std::optional<EventType> event_type_from(std::string_view name);
+
+/// Worker number of the controller itself (faults, phases).
+inline constexpr int controller = -1;
+
+/// The phases of a trial, in order. A `phase` event marks the start of each.
+inline constexpr std::string_view phase_run = "run";
+inline constexpr std::string_view phase_heal = "heal";
+inline constexpr std::string_view phase_liveness = "liveness";
+
+/// Operation kinds (the `kind` of invoke/ok/fail/info events).
+inline constexpr std::string_view op_lookup = "lookup";    ///< get_user_verified
+inline constexpr std::string_view op_migrate = "migrate";  ///< lock + migrate_user (backfill)
+
+struct Event {
+  EventType type = EventType::invoke;
+  /// Nanoseconds since the trial started, on CLOCK_MONOTONIC (one clock for
+  /// every process on the machine, so workers' events merge in order).
+  std::int64_t time_ns = 0;
+  int worker = controller;
+  int client = -1;       ///< the fiber within the worker; -1 when none
+  std::int64_t op = -1;  ///< operation id, unique within the trial; invoke and completion share it
+  /// invoke/ok/fail/info: the operation kind (op_lookup, op_migrate).
+  /// fault: what was done ("crash", "pause", "resume", "http_fault", "redis_stop",
+  ///        "redis_start", "backend_kill", "heal", ...).
+  /// failpoint: the failpoint's name. phase: the phase's name.
+  std::string kind;
+  std::string user;   ///< legacy user id, when the event concerns one user
+  std::string phase;  ///< operations: the phase they were invoked in
+  /// ok: {"org_id", "verified", "lock_waits", "migrated_here"};
+  /// fail/info: {"error", "message", "lock_waits"};
+  /// failpoint: {"action", "argument", "decision"};
+  /// fault: details, e.g. {"holds_lock_of": user, "ttl_ms", "recovery_bound_ms"};
+  /// phase liveness: {"users": [...], "bound_ms"}.
+  nlohmann::json value = nlohmann::json::object();
+
+  nlohmann::json to_json() const;
+  /// Throws std::invalid_argument naming the field that is wrong.
+  static Event from_json(const nlohmann::json& json);
+};
+
+/// The events of one trial in time order (ties keep insertion order).
+class History {
+ public:
+  void add(Event event);
+  /// Sorts by time; call once every process has reported.
+  void finish();
+
+  const std::vector<Event>& events() const { return events_; }
+  bool empty() const { return events_.empty(); }
+
+ private:
+  std::vector<Event> events_;
+};
+
+}  // namespace orgquake::history

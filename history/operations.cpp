@@ -1,0 +1,62 @@
+#include "history/operations.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+namespace orgquake::history {
+
+std::vector<Operation> operations_of(const History& history) {
+  std::vector<Operation> ops;
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (const auto& event : history.events()) {
+    const bool completion = event.type == EventType::ok || event.type == EventType::fail ||
+                            event.type == EventType::info;
+    if (event.op < 0 || (event.type != EventType::invoke && !completion)) continue;
+    const auto [it, fresh] = index.try_emplace(event.op, ops.size());
+    if (fresh) ops.emplace_back();
+    auto& op = ops[it->second];
+    auto& slot = event.type == EventType::invoke ? op.invoke : op.completion;
+    if (slot == nullptr) slot = &event;
+  }
+  return ops;
+}
+
+int max_in_flight(const History& history, std::string_view kind) {
+  // A sweep over the sorted events: +1 at an invoke, -1 at its completion.
+  std::unordered_map<std::int64_t, bool> open;
+  int in_flight = 0, most = 0;
+  for (const auto& event : history.events()) {
+    if (event.op < 0 || event.kind != kind) continue;
+    if (event.type == EventType::invoke) {
+      open[event.op] = true;
+      most = std::max(most, ++in_flight);
+    } else if (event.type == EventType::ok || event.type == EventType::fail ||
+               event.type == EventType::info) {
+      if (auto it = open.find(event.op); it != open.end() && it->second) {
+        it->second = false;
+        --in_flight;
+      }
+    }
+  }
+  return most;
+}
+
+nlohmann::json to_json(const Operation& op) {
+  return {{"invoke", op.invoke ? op.invoke->to_json() : nlohmann::json()},
+          {"completion", op.completion ? op.completion->to_json() : nlohmann::json()}};
+}
+
+std::string string_field(const nlohmann::json& value, const char* key) {
+  const auto it = value.find(key);
+  return it != value.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string seconds(std::int64_t ns) {
+  auto text = fmt::format("{:.3f}", static_cast<double>(ns) / 1e9);
+  while (text.back() == '0' && text[text.size() - 2] != '.') text.pop_back();
+  return text + " s";
+}
+
+}  // namespace orgquake::history
