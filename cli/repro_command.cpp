@@ -97,6 +97,7 @@ int repro(const ReproOptions& options) {
     const auto& replayed = run.trials.front();
     compare("fault plan", original->value("fault_plan", nlohmann::json::array()),
             replayed.fault_plan);
+    compare("choices", original->value("choices", nlohmann::json::array()), replayed.choices);
     compare("failpoint order", original->value("failpoint_order", nlohmann::json::array()),
             nlohmann::json(replayed.failpoint_order));
     fmt::print("original verdict {}, replay {}\n", original->at("verdict").get<std::string>(),

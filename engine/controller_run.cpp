@@ -12,6 +12,7 @@
 #include "core/interrupt.hpp"
 #include "engine/scenario.hpp"
 #include "engine/trial.hpp"
+#include "faults/stacked_faults.hpp"
 #include "history/operations.hpp"
 #include "invariants/invariant.hpp"
 #include "invariants/observed_world.hpp"
@@ -162,7 +163,13 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   // are still written.
   std::optional<Trial> started_trial;
   try {
-    started_trial.emplace(environment, *planned.scenario, options, planned.seed, planned.index);
+    std::vector<std::unique_ptr<faults::Fault>> stacked;
+    for (std::size_t i = 0; i < planned.entry->faults.size(); ++i) {
+      stacked.push_back(faults::stacked_fault(
+          planned.entry->faults[i], fmt::format("scenarios.{}.faults[{}]", result.scenario, i)));
+    }
+    started_trial.emplace(environment, *planned.scenario, options, planned.seed, planned.index,
+                          std::move(stacked));
   } catch (const Interrupted&) {
     throw;
   } catch (const std::exception& e) {
@@ -183,7 +190,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   // A heal or liveness phase that cannot finish (Redis will not come back, a
   // worker will not start) leaves this trial undecided; the run goes on.
   try {
-    trial.heal(std::chrono::milliseconds(options.integer("run_timeout_ms")));
+    trial.heal_phase(std::chrono::milliseconds(options.integer("run_timeout_ms")));
     trial.liveness();
   } catch (const Interrupted&) {
     throw;
@@ -216,6 +223,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   if (!trial.protocol_violations().empty()) result.verdict = Validity::unknown;
   result.stats = compute_stats(trial.history());
   result.fault_plan = trial.fault_plan();
+  result.choices = trial.choices();
   result.failpoint_order = trial.failpoint_order();
   result.history = std::move(trial.history());
   result.duration_s = seconds_since(started);

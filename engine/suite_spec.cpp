@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "engine/options.hpp"
 #include "engine/scenario.hpp"
+#include "faults/stacked_faults.hpp"
 #include "invariants/invariant.hpp"
 #include "migrator/migrator.hpp"
 
@@ -257,6 +258,11 @@ void validate_overrides(const SuiteSpec& spec) {
       fail(spec.source,
            fmt::format("{}: expected a table of options, got {}", table, entry.overrides.dump()));
     }
+    if (const auto problem = faults::check_stacked_faults(
+            entry.faults, fmt::format("scenarios.{}.faults", entry.scenario));
+        !problem.empty()) {
+      fail(spec.source, problem);
+    }
     const auto declared = declared_options(*find_scenario(entry.scenario));
     for (const auto& [key, value] : entry.overrides.items()) {
       const OptionSpec* option = find_option(declared, key);
@@ -342,7 +348,12 @@ void read_toml_scenarios(SuiteSpec& spec, const toml::node& node) {
                        name, name, toml_to_json(value, spec.source, name).dump()));
     }
     const auto at = key.source().begin ? key.source().begin : value.source().begin;
-    found.push_back({at, {name, toml_to_json(*overrides, spec.source, name)}});
+    ScenarioEntry entry{name, toml_to_json(*overrides, spec.source, name)};
+    if (entry.overrides.is_object() && entry.overrides.contains("faults")) {
+      entry.faults = entry.overrides["faults"];
+      entry.overrides.erase("faults");
+    }
+    found.push_back({at, std::move(entry)});
   }
   std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
     return std::tie(a.at.line, a.at.column) < std::tie(b.at.line, b.at.column);
@@ -358,7 +369,9 @@ nlohmann::json SuiteSpec::to_json() const {
   for (const auto& declared : migrators) declared_migrators.push_back(declared.to_json());
   json scenario_list = json::array();
   for (const auto& entry : scenarios) {
-    scenario_list.push_back({{"scenario", entry.scenario}, {"overrides", entry.overrides}});
+    json listed = {{"scenario", entry.scenario}, {"overrides", entry.overrides}};
+    if (!entry.faults.empty()) listed["faults"] = entry.faults;
+    scenario_list.push_back(std::move(listed));
   }
   return {
       {"name", name},
@@ -413,7 +426,8 @@ SuiteSpec SuiteSpec::from_json(const nlohmann::json& j) {
                            entry.dump()));
         }
         spec.scenarios.push_back({read_string(spec.source, "scenario", entry.at("scenario")),
-                                  entry.value("overrides", json::object())});
+                                  entry.value("overrides", json::object()),
+                                  entry.value("faults", json::array())});
       }
     } else {
       fail(spec.source, fmt::format("unknown key \"{}\" in the JSON form of a suite spec", key));

@@ -14,6 +14,10 @@
 //   workers = 4
 //   [scenarios.lock_holder_pause]   # runs this scenario; its own overrides
 //   pause_ms = 1500
+//   [[scenarios.lock_holder_pause.faults]]   # optional: faults stacked beside it
+//   kind = "redis_outage"
+//   at_ms = 40
+//   lasting_ms = 300
 //
 // Unknown keys, unknown scenario/invariant/migrator names and values of the
 // wrong type are errors that name the file, the key and what exists.
@@ -34,6 +38,9 @@ namespace orgquake::engine {
 struct ScenarioEntry {
   std::string scenario;
   nlohmann::json overrides = nlohmann::json::object();  ///< [scenarios.NAME]
+  /// [[scenarios.NAME.faults]]: faults stacked beside the scenario
+  /// (faults/stacked_faults.hpp), fired on the fault clock.
+  nlohmann::json faults = nlohmann::json::array();
 };
 
 struct SuiteSpec {

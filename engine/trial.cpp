@@ -71,7 +71,7 @@ struct Trial::Worker {
 };
 
 Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
-             std::uint64_t seed, int index)
+             std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked)
     : environment_(environment),
       scenario_(scenario),
       options_(std::move(options)),
@@ -100,8 +100,10 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
       interleaved_.insert(pair.after);
       planned.push_back({pair.before, pair.after});
     }
-    plan({{"kind", "interleaving"}, {"happens_before", std::move(planned)}});
+    // The gate's part of the plan: an ordering, not a fault object.
+    fault_plan_.push_back({{"kind", "interleaving"}, {"happens_before", std::move(planned)}});
   }
+  for (auto& fault : stacked) plan_fault(std::move(fault));
 }
 
 Trial::~Trial() {
@@ -138,8 +140,73 @@ std::vector<std::string> Trial::choose_users(int count, std::string_view label) 
   return chosen;
 }
 
-void Trial::plan(nlohmann::json fault) {
-  fault_plan_.push_back(std::move(fault));
+void Trial::plan_fault(std::unique_ptr<faults::Fault> fault) {
+  if (fault->timing.at && fault->needs_site()) {
+    throw std::logic_error(std::string(fault->kind()) + " acts on a worker and cannot be timed");
+  }
+  fault_plan_.push_back(fault->plan());
+  PlannedFault planned;
+  planned.index = static_cast<int>(faults_.size());
+  planned.fault = std::move(fault);
+  faults_.push_back(std::move(planned));
+}
+
+Trial::PlannedFault& Trial::planned(faults::Fault& fault) {
+  for (auto& planned : faults_) {
+    if (planned.fault.get() == &fault) return planned;
+  }
+  throw std::logic_error(std::string(fault.kind()) +
+                         " was not planned: plan a fault before it acts");
+}
+
+void Trial::inject(faults::Fault& fault, faults::FaultSite site) {
+  PlannedFault& p = planned(fault);
+  if (p.injected) {
+    throw std::logic_error(fmt::format("fault {} ({}) injected twice", p.index, fault.kind()));
+  }
+  p.injected = true;
+  p.injected_at = Clock::now();
+  fault.inject(*this, site);
+  if (!fault.lasting()) p.healed = true;
+}
+
+void Trial::heal(faults::Fault& fault) {
+  PlannedFault& p = planned(fault);
+  if (!p.injected || p.healed) return;
+  p.healed = true;
+  fault.heal(*this);
+}
+
+void Trial::start_fault_clock() {
+  if (!fault_clock_) fault_clock_ = Clock::now();
+}
+
+std::optional<Clock::time_point> Trial::fire_due_faults() {
+  if (!fault_clock_ || phase_ != history::phase_run) return std::nullopt;
+  std::optional<Clock::time_point> next;
+  const auto soonest = [&](Clock::time_point at) { next = next ? std::min(*next, at) : at; };
+  // In plan order, so that two faults due at once act in a replayable order.
+  for (auto& p : faults_) {
+    const auto& timing = p.fault->timing;
+    if (!timing.at) continue;
+    if (!p.injected) {
+      const auto due = *fault_clock_ + *timing.at;
+      if (Clock::now() < due) {
+        soonest(due);
+        continue;
+      }
+      inject(*p.fault);
+    }
+    if (!p.healed && timing.lasting) {
+      const auto due = p.injected_at + *timing.lasting;
+      if (Clock::now() < due) {
+        soonest(due);
+        continue;
+      }
+      heal(*p.fault);
+    }
+  }
+  return next;
 }
 
 OperationPlan Trial::operation(std::string_view kind, const std::string& user) {
@@ -285,6 +352,7 @@ std::vector<int> Trial::start_workers(std::vector<WorkerOptions> fleet) {
 
 void Trial::go(const std::vector<int>& workers) {
   for (int index : workers) send(worker(index), {{"t", message::go}});
+  if (phase_ == history::phase_run && !fault_clock_held_) start_fault_clock();
 }
 
 bool Trial::worker_finished(int index) const {
@@ -329,6 +397,8 @@ void Trial::sleep(milliseconds duration) {
 }
 
 void Trial::pump(Clock::time_point deadline) {
+  // Timed faults act between reads: a poll never sleeps past one that is due.
+  if (const auto next_fault = fire_due_faults()) deadline = std::min(deadline, *next_fault);
   std::vector<pollfd> fds;
   std::vector<Worker*> owners;
   for (auto& w : workers_) {
@@ -680,84 +750,79 @@ void Trial::record_fault(const std::string& kind, nlohmann::json value, const st
   history_.add(std::move(event));
 }
 
-void Trial::kill_worker(int index, const std::string& holds_lock_of) {
+void Trial::record(faults::FaultRecord record) {
+  record_fault(record.kind, std::move(record.value), record.user);
+}
+
+bool Trial::worker_exited(int index) const {
+  return workers_.at(static_cast<std::size_t>(index))->exited;
+}
+
+bool Trial::kill_worker(int index) {
   Worker& w = worker(index);
-  if (w.exited) return;
-  nlohmann::json value = {{"worker", index}, {"signal", "SIGKILL"}};
-  if (!holds_lock_of.empty()) {
-    value["holds_lock_of"] = holds_lock_of;
-    value["ttl_ms"] = lock_ttl().count();
-    value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
-  }
-  record_fault("crash", std::move(value), holds_lock_of);
+  if (w.exited) return false;
   w.dying = true;
   w.process->stop(SIGKILL, milliseconds(1000));
   // What it wrote before dying still counts; then its open operations are info.
   w.channel->read_available();
   drain(w);
   handle_exit(w);
+  return true;
 }
 
-void Trial::pause_worker(int index, const std::string& holds_lock_of) {
+bool Trial::stop_worker(int index) {
   Worker& w = worker(index);
-  if (w.exited || w.paused) return;
-  nlohmann::json value = {{"worker", index}, {"signal", "SIGSTOP"}};
-  if (!holds_lock_of.empty()) {
-    value["holds_lock_of"] = holds_lock_of;
-    value["ttl_ms"] = lock_ttl().count();
-    value["recovery_bound_ms"] = options_.integer("recovery_bound_ms");
-  }
-  record_fault("pause", std::move(value), holds_lock_of);
+  if (w.exited || w.paused) return false;
   ::kill(-w.process->pid(), SIGSTOP);  // the group: a wrapper's child too
   w.paused = true;
+  return true;
 }
 
-void Trial::resume_worker(int index) {
+bool Trial::continue_worker(int index) {
   Worker& w = worker(index);
-  if (w.exited || !w.paused) return;
+  if (w.exited || !w.paused) return false;
   ::kill(-w.process->pid(), SIGCONT);
   w.paused = false;
-  record_fault("resume", {{"worker", index}, {"signal", "SIGCONT"}});
+  return true;
 }
 
-void Trial::add_http_fault(const std::string& service, const fakes::FaultSpec& spec) {
-  if (service == "stripe") {
-    stripe_->add_fault(spec);
-  } else if (service == "litellm") {
-    litellm_->add_fault(spec);
-  } else {
-    throw std::logic_error("no fake named " + service);
-  }
-  record_fault("http_fault", {{"service", service}, {"fault", fakes::to_json(spec)}});
+std::chrono::milliseconds Trial::recovery_bound() const {
+  return milliseconds(options_.integer("recovery_bound_ms"));
+}
+
+std::uint64_t Trial::add_http_fault(const std::string& service, const fakes::FaultSpec& spec) {
+  if (service == "stripe") return stripe_->add_fault(spec);
+  if (service == "litellm") return litellm_->add_fault(spec);
+  throw std::logic_error("no fake named " + service);
+}
+
+void Trial::remove_http_fault(const std::string& service, std::uint64_t id) {
+  if (service == "stripe") stripe_->remove_fault(id);
+  if (service == "litellm") litellm_->remove_fault(id);
 }
 
 void Trial::set_stripe_search_lag(milliseconds lag) {
   stripe_->set_search_lag_ms(lag.count());
-  record_fault("stripe_search_lag", {{"lag_ms", lag.count()}});
 }
 
 void Trial::stop_redis() {
   environment_.services.stop_redis();
-  record_fault("redis_stop", nlohmann::json::object());
 }
 
 void Trial::start_redis() {
   environment_.services.start_redis();
-  record_fault("redis_start", nlohmann::json::object());
 }
 
-int Trial::kill_backends() {
+int Trial::terminate_backends() {
   pqxx::connection admin(environment_.services.admin_url().conninfo());
   pqxx::nontransaction tx(admin);
-  const auto killed =
-      tx.exec_params1(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
-            "AND backend_type = 'client backend'",
-            database_.name())[0]
-          .as<int>();
-  record_fault("backend_kill", {{"terminated", killed}});
-  return killed;
+  return tx
+      .exec_params1(
+          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+          "WHERE datname = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+          "AND backend_type = 'client backend'",
+          database_.name())[0]
+      .as<int>();
 }
 
 void Trial::start_phase(std::string_view phase, nlohmann::json value) {
@@ -770,14 +835,29 @@ void Trial::start_phase(std::string_view phase, nlohmann::json value) {
   history_.add(std::move(event));
 }
 
-void Trial::heal(milliseconds timeout) {
+void Trial::heal_phase(milliseconds timeout) {
+  // Every timed fault plays out its plan, even when the scenario's workers
+  // finished first: what is planned is what runs.
+  start_fault_clock();
+  const auto deadline = Clock::now() + timeout;
+  while (std::any_of(faults_.begin(), faults_.end(), [](const PlannedFault& p) {
+    return p.fault->timing.at && (!p.injected || (!p.healed && p.fault->timing.lasting));
+  })) {
+    throw_if_interrupted();
+    if (Clock::now() >= deadline) break;  // heal below undoes what did act
+    pump(std::min(deadline, Clock::now() + milliseconds(50)));
+  }
   start_phase(history::phase_heal);
-  stripe_->clear_faults();
-  litellm_->clear_faults();
-  stripe_->set_search_lag_ms(0);
-  if (!environment_.services.redis_running()) start_redis();
+  for (auto it = faults_.rbegin(); it != faults_.rend(); ++it) heal(*it->fault);
+  // A Redis that a failed heal left down would fail every lookup from here.
+  if (!environment_.services.redis_running()) {
+    environment_.services.start_redis();
+    record_fault("redis_start", {{"reason", "down at the heal phase"}});
+  }
   for (auto& w : workers_) {
-    if (w->paused) resume_worker(w->index);
+    if (continue_worker(w->index)) {
+      record_fault("resume", {{"worker", w->index}, {"reason", "still stopped at the heal phase"}});
+    }
   }
   // Nothing is held back any more: every waiting firing proceeds.
   handlers_.clear();

@@ -24,6 +24,7 @@
 #include "fakes/fault_injector.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
+#include "faults/fault.hpp"
 #include "history/history.hpp"
 #include "services/child_process.hpp"
 #include "services/services.hpp"
@@ -73,14 +74,17 @@ struct WorkerOptions {
   std::optional<std::chrono::milliseconds> http_request_timeout;
 };
 
-class Trial {
+/// A trial is also the target its faults act on (faults::FaultTarget),
+/// privately: scenarios act through fault objects, never on the target.
+class Trial : private faults::FaultTarget {
  public:
+  /// `stacked`: the faults the suite spec stacks beside the scenario.
   Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
-        std::uint64_t seed, int index);
+        std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked = {});
   Trial(const Trial&) = delete;
   Trial& operator=(const Trial&) = delete;
   /// Kills every worker still running and stops the fakes.
-  ~Trial();
+  ~Trial() override;
 
   // ---- What a scenario works with.
   const Options& options() const { return options_; }
@@ -93,7 +97,7 @@ class Trial {
   /// seed under `label`; every edge case comes first, so small trials still
   /// meet them.
   std::vector<std::string> choose_users(int count, std::string_view label) const;
-  std::chrono::milliseconds lock_ttl() const;
+  std::chrono::milliseconds lock_ttl() const override;
   /// What the migrator under test declared: its failpoints, in its order,
   /// and the operation kinds it supports.
   const worker::MigratorDescription& migrator() const { return environment_.migrator.description; }
@@ -102,8 +106,29 @@ class Trial {
   /// lacks must say so, never skip it silently.
   void require_failpoint(const std::string& failpoint) const;
 
-  // ---- The fault plan: what the scenario decided from its seed, before acting.
-  void plan(nlohmann::json fault);
+  // ---- The fault plan: fault objects (faults/), each planned before it acts.
+  /// Adds `fault` to the plan, after the faults the suite stacked beside
+  /// the scenario, and returns it. A timed fault (`timing.at`) fires on the
+  /// fault clock by itself; any other waits for inject().
+  template <class F>
+  F& plan(std::unique_ptr<F> fault) {
+    F& planned = *fault;
+    plan_fault(std::move(fault));
+    return planned;
+  }
+  /// Injects a planned fault now; `site` names the worker of a gated
+  /// firing for faults aimed at one.
+  void inject(faults::Fault& fault, faults::FaultSite site = {});
+  /// Heals a planned fault (nothing when it is not in force).
+  void heal(faults::Fault& fault);
+  /// Timed faults count from the fault clock, which starts at the run
+  /// phase's first go() unless held: a scenario with a prelude (random_mix's
+  /// lock holders) holds it, then starts it as its main part begins.
+  void hold_fault_clock() { fault_clock_held_ = true; }
+  void start_fault_clock();
+  /// A choice the scenario drew that is not a fault (which users race, a
+  /// failpoint no user can reach): kept beside the plan, compared by repro.
+  void note_choice(nlohmann::json choice) { choices_.push_back(std::move(choice)); }
 
   // ---- Workers.
   /// An operation with the next id of the trial. Throws unless the migrator
@@ -126,13 +151,6 @@ class Trial {
   bool wait_done(const std::vector<int>& workers, std::chrono::milliseconds timeout);
   bool wait_all_done(std::chrono::milliseconds timeout);
   bool worker_finished(int worker) const;
-  /// SIGKILL: no destructor runs, sockets close, a held lock stays until its
-  /// TTL. `holds_lock_of` names the user whose lock it held, if any, which
-  /// the lock-expiry invariant then watches.
-  void kill_worker(int worker, const std::string& holds_lock_of = "");
-  /// SIGSTOP / SIGCONT.
-  void pause_worker(int worker, const std::string& holds_lock_of = "");
-  void resume_worker(int worker);
 
   // ---- Failpoints.
   /// Decides gated firings of `failpoint`; an empty handler removes it (they proceed).
@@ -155,35 +173,29 @@ class Trial {
   /// holds its second for good.
   std::string held_summary() const;
   /// Whether the lock of `user` is held right now (its key exists in Redis).
-  bool lock_held(const std::string& user);
+  bool lock_held(const std::string& user) override;
 
-  // ---- Faults on the services.
+  // ---- The services.
   fakes::StripeFake& stripe() { return *stripe_; }
   fakes::LitellmFake& litellm() { return *litellm_; }
-  void add_http_fault(const std::string& service, const fakes::FaultSpec& spec);
-  void set_stripe_search_lag(std::chrono::milliseconds lag);
-  /// Redis outage (embedded Redis only): stop, and start empty.
-  void stop_redis();
-  void start_redis();
   /// Whether the harness runs Redis itself (and so may stop it).
-  bool redis_embedded() const { return environment_.services.redis_embedded(); }
-  /// Terminates the trial database's backends that are inside a transaction;
-  /// returns how many.
-  int kill_backends();
-  /// A fault event in the history, from the controller.
-  void record_fault(const std::string& kind, nlohmann::json value, const std::string& user = "");
+  bool redis_embedded() const override { return environment_.services.redis_embedded(); }
   /// Users the liveness phase must look up, beyond every user an operation touched.
   void affect(const std::string& user) { affected_.insert(user); }
 
   // ---- The controller's part.
   void start_phase(std::string_view phase, nlohmann::json value = nlohmann::json::object());
-  /// Faults off: fakes healthy, Redis up, paused workers resumed; waits for
-  /// the run's workers, killing those past `timeout` (their operations become info).
-  void heal(std::chrono::milliseconds timeout);
+  /// Lets every timed fault play out its plan (still the run phase), then
+  /// heals every fault in force, newest first, and waits for the run's
+  /// workers, killing those past `timeout` (their operations become info).
+  void heal_phase(std::chrono::milliseconds timeout);
   /// Every affected user is looked up again by a fresh worker, faults off.
   void liveness();
   history::History& history() { return history_; }
+  /// The plan entries, in plan order: the interleaving, the stacked faults,
+  /// then the scenario's.
   const nlohmann::json& fault_plan() const { return fault_plan_; }
+  const nlohmann::json& choices() const { return choices_; }
   const std::vector<std::string>& failpoint_order() const { return failpoint_order_; }
   const world::TrialDatabase& database() const { return database_; }
   /// How workers broke the worker protocol, one line each ("migrator X:
@@ -199,6 +211,35 @@ class Trial {
     HitInfo info;
   };
 
+  /// One planned fault and where it stands.
+  struct PlannedFault {
+    std::unique_ptr<faults::Fault> fault;
+    int index = 0;  ///< in the plan
+    bool injected = false, healed = false;
+    std::chrono::steady_clock::time_point injected_at{};
+  };
+
+  // faults::FaultTarget: what fault objects act on.
+  void record(faults::FaultRecord record) override;
+  std::uint64_t add_http_fault(const std::string& service, const fakes::FaultSpec& spec) override;
+  void remove_http_fault(const std::string& service, std::uint64_t id) override;
+  void set_stripe_search_lag(std::chrono::milliseconds lag) override;
+  bool redis_running() const override { return environment_.services.redis_running(); }
+  void stop_redis() override;
+  void start_redis() override;
+  int terminate_backends() override;
+  bool kill_worker(int worker) override;
+  bool worker_exited(int worker) const override;
+  bool stop_worker(int worker) override;
+  bool continue_worker(int worker) override;
+  std::chrono::milliseconds recovery_bound() const override;
+
+  void plan_fault(std::unique_ptr<faults::Fault> fault);
+  PlannedFault& planned(faults::Fault& fault);
+  /// Injects and heals the timed faults that are due; the next moment one is.
+  std::optional<std::chrono::steady_clock::time_point> fire_due_faults();
+  /// A fault event in the history, from the controller.
+  void record_fault(const std::string& kind, nlohmann::json value, const std::string& user = "");
   Worker& worker(int index);
   int spawn_worker(WorkerOptions options);
   /// Pumps until the worker has said ready; throws if it exits or breaks the
@@ -233,7 +274,11 @@ class Trial {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::int64_t next_op_ = 0;
   history::History history_;
+  std::vector<PlannedFault> faults_;
   nlohmann::json fault_plan_ = nlohmann::json::array();
+  nlohmann::json choices_ = nlohmann::json::array();
+  std::optional<std::chrono::steady_clock::time_point> fault_clock_;
+  bool fault_clock_held_ = false;
   std::vector<std::string> failpoint_order_;
   std::map<std::string, HitHandler> handlers_;
   std::vector<std::pair<std::string, std::string>> orderings_;

@@ -21,6 +21,7 @@ nlohmann::json trial_json(const results::TrialResult& trial) {
                          {"invariants", std::move(invariants)},
                          {"stats", trial.stats.to_json()},
                          {"fault_plan", trial.fault_plan},
+                         {"choices", trial.choices},
                          {"failpoint_order", trial.failpoint_order},
                          {"options", trial.options},
                          {"duration_s", trial.duration_s},

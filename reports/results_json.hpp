@@ -15,7 +15,7 @@ namespace orgquake::reports {
 /// {"seed", "suite", "migrator", "users", "verdict", "duration_s", "git_sha",
 ///  "started_at", "spec", "trials": [{"index", "scenario", "seed", "verdict",
 ///  "error" (only when nonempty), "invariants": [{"name", "verdict", "summary",
-///  "evidence": [{"what", "data"}]}], "stats", "fault_plan", "failpoint_order",
+///  "evidence": [{"what", "data"}]}], "stats", "fault_plan", "choices", "failpoint_order",
 ///  "options", "duration_s", "repro"}]}.
 /// Seeds are unsigned integers, exact over the whole uint64 range. The
 /// history is not here: it goes to history.jsonl.

@@ -45,6 +45,8 @@ struct TrialResult {
   /// The faults the trial planned from its seed, before it ran: equal seeds,
   /// equal plans.
   nlohmann::json fault_plan = nlohmann::json::array();
+  /// The scenario's seeded choices that are not faults (which users race).
+  nlohmann::json choices = nlohmann::json::array();
   /// The failpoint firings the controller decided on (crash, pause, error,
   /// ordering), in the order it granted them: "w1.c0 lock.after_acquire -> crash".
   std::vector<std::string> failpoint_order;

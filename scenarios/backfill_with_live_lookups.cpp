@@ -29,7 +29,7 @@ class BackfillWithLiveLookups : public engine::Scenario {
     const auto already =
         static_cast<std::size_t>(static_cast<double>(users.size()) * o.number("migrated_share"));
     Rng order = trial.rng("lookup order");
-    trial.plan(
+    trial.note_choice(
         {{"kind", "backfill"},
          {"users", users},
          {"migrated_before",

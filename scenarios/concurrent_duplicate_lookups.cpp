@@ -28,11 +28,11 @@ class ConcurrentDuplicateLookups : public engine::Scenario {
     const int workers = static_cast<int>(o.integer("workers"));
     const int clients = static_cast<int>(o.integer("clients"));
     const int rounds = static_cast<int>(o.integer("rounds"));
-    trial.plan({{"kind", "duplicate_lookups"},
-                {"users", users},
-                {"workers", workers},
-                {"clients_per_worker", clients},
-                {"rounds", rounds}});
+    trial.note_choice({{"kind", "duplicate_lookups"},
+                       {"users", users},
+                       {"workers", workers},
+                       {"clients_per_worker", clients},
+                       {"rounds", rounds}});
     wait_for(trial, start_lookup_fleet(trial, workers, clients, users, rounds, 0));
   }
 };

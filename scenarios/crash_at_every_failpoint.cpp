@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/worker_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -40,6 +41,7 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     struct Round {
       std::string failpoint;
       std::string user;
+      faults::WorkerCrash* crash = nullptr;
       int worker = -1;
     };
     std::vector<Round> rounds;
@@ -51,14 +53,14 @@ class CrashAtEveryFailpoint : public engine::Scenario {
       auto candidates = candidates_for(trial, failpoint);
       std::erase_if(candidates, [&](const std::string& u) { return taken.contains(u); });
       if (candidates.empty()) {
-        trial.plan({{"kind", "crash_at_failpoint"}, {"failpoint", failpoint}, {"user", nullptr}});
+        trial.note_choice({{"kind", "no_user_reaches"}, {"failpoint", failpoint}});
         continue;
       }
       Rng pick = trial.rng("user/" + failpoint);
       const auto user = candidates[pick.below(candidates.size())];
       taken.insert(user);
-      trial.plan({{"kind", "crash_at_failpoint"}, {"failpoint", failpoint}, {"user", user}});
-      rounds.push_back({failpoint, user});
+      rounds.push_back(
+          {failpoint, user, &trial.plan(std::make_unique<faults::WorkerCrash>(failpoint, user))});
     }
 
     // Firings are granted in list order: each waits for the previous one.
@@ -67,8 +69,8 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     }
     std::vector<engine::WorkerOptions> fleet;
     for (auto& round : rounds) {
-      trial.on_hit(round.failpoint, [&trial, user = round.user](const engine::HitInfo& hit) {
-        trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
+      trial.on_hit(round.failpoint, [&trial, crash = round.crash](const engine::HitInfo& hit) {
+        trial.inject(*crash, {hit.worker});
         return worker::HitDecision::crash;
       });
       engine::WorkerOptions options;

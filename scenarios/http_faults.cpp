@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/service_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -68,12 +69,12 @@ class HttpFaults : public engine::Scenario {
   void run(engine::Trial& trial) const override {
     const auto& o = trial.options();
     const auto users = trial.choose_users(static_cast<int>(o.integer("users")), "users");
-    const auto faults = plan_faults(trial.rng("faults"));
-    for (const auto& f : faults) {
-      trial.plan(
-          {{"kind", "http_fault"}, {"service", f.service}, {"fault", fakes::to_json(f.spec)}});
+    std::vector<faults::HttpFault*> planned;
+    for (const auto& f : plan_faults(trial.rng("faults"))) {
+      planned.push_back(&trial.plan(std::make_unique<faults::HttpFault>(f.service, f.spec)));
     }
-    for (const auto& f : faults) trial.add_http_fault(f.service, f.spec);
+    // In force before the first request, until the heal phase.
+    for (auto* fault : planned) trial.inject(*fault);
 
     const int workers = static_cast<int>(o.integer("workers"));
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 4);

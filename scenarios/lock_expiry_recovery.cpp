@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/worker_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -33,15 +34,16 @@ class LockExpiryRecovery : public engine::Scenario {
     const auto users = trial.choose_users(static_cast<int>(holders), "holders");
     const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
     const auto wait = trial.lock_ttl() + std::chrono::milliseconds(o.integer("recovery_bound_ms"));
+    std::vector<faults::WorkerCrash*> crashes;
     for (std::size_t i = 0; i < users.size(); ++i) {
       const auto& point = kill_points()[i % kill_points().size()];
-      trial.plan({{"kind", "kill_holder"}, {"failpoint", point}, {"user", users[i]}});
+      crashes.push_back(&trial.plan(std::make_unique<faults::WorkerCrash>(point, users[i])));
     }
     for (std::size_t i = 0; i < users.size(); ++i) {
       const auto& user = users[i];
       const auto& point = kill_points()[i % kill_points().size()];
-      trial.on_hit(point, [&trial, user](const engine::HitInfo& hit) {
-        trial.kill_worker(hit.worker, trial.lock_held(user) ? user : "");
+      trial.on_hit(point, [&trial, crash = crashes[i]](const engine::HitInfo& hit) {
+        trial.inject(*crash, {hit.worker});
         return worker::HitDecision::crash;
       });
       engine::WorkerOptions holder;

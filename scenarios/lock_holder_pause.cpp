@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/worker_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -35,14 +36,11 @@ class LockHolderPause : public engine::Scenario {
     trial.require_failpoint(pause_at);
     const auto user = trial.choose_users(1, "holder")[0];
     const auto stopped_for = trial.lock_ttl() + std::chrono::milliseconds(o.integer("overstay_ms"));
-    trial.plan({{"kind", "pause_holder"},
-                {"failpoint", pause_at},
-                {"user", user},
-                {"stopped_ms", stopped_for.count()}});
+    auto& pause = trial.plan(std::make_unique<faults::WorkerPause>(pause_at, user, stopped_for));
 
     int holder = -1;
     trial.on_hit(pause_at, [&](const engine::HitInfo& hit) {
-      trial.pause_worker(hit.worker, trial.lock_held(user) ? user : "");
+      trial.inject(pause, {hit.worker});
       return worker::HitDecision::proceed;  // read once the holder runs again
     });
     engine::WorkerOptions first;
@@ -58,12 +56,12 @@ class LockHolderPause : public engine::Scenario {
       throw std::runtime_error(
           fmt::format("the holder's lookup of {} ended before {}", user, pause_at));
     }
-    trial.sleep(stopped_for);
+    trial.sleep(*pause.stopped_for());
     // The lease is gone: a second replica serves the user meanwhile.
     const int second =
         lookup_once(trial, {user}, std::chrono::milliseconds(o.integer("lock_max_wait_ms")));
     wait_for(trial, {second});
-    trial.resume_worker(holder);
+    trial.heal(pause);
     wait_for(trial, {holder});
   }
 };

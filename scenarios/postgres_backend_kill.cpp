@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/service_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -25,17 +26,19 @@ class PostgresBackendKill : public engine::Scenario {
     const auto& o = trial.options();
     const auto users = trial.choose_users(static_cast<int>(o.integer("users")), "users");
     Rng times = trial.rng("kills");
-    std::vector<std::int64_t> gaps;
-    for (int i = 0; i < o.integer("kills"); ++i) gaps.push_back(5 + times.between(0, 40));
-    trial.plan({{"kind", "backend_kills"}, {"gaps_ms", gaps}, {"users", users}});
+    // Each kill a few ms after the one before, on the fault clock.
+    std::chrono::milliseconds at(0);
+    for (int i = 0; i < o.integer("kills"); ++i) {
+      at += std::chrono::milliseconds(5 + times.between(0, 40));
+      auto kill = std::make_unique<faults::BackendKill>();
+      kill->timing.at = at;
+      trial.plan(std::move(kill));
+    }
+    trial.note_choice({{"kind", "lookups"}, {"users", users}});
     const int workers = std::max<int>(1, static_cast<int>(o.integer("workers")) / 2);
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
     const auto fleet = start_lookup_fleet(trial, workers, clients, users,
                                           static_cast<int>(o.integer("rounds")), 1);
-    for (const auto gap : gaps) {
-      trial.sleep(std::chrono::milliseconds(gap));
-      trial.kill_backends();
-    }
     wait_for(trial, fleet);
   }
 };

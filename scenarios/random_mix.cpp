@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/service_faults.hpp"
+#include "faults/worker_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -57,23 +59,28 @@ class RandomMix : public engine::Scenario {
     const auto holder_faults =
         std::min<std::size_t>(static_cast<std::size_t>(o.integer("holder_faults")), users.size());
 
+    // The storm's faults count from the storm's start, not the holders'.
+    trial.hold_fault_clock();
     // Part one: holders, with their own users so that nothing else reaches them.
     struct HolderFault {
       std::string user, failpoint;
-      bool crash;
+      faults::WorkerCrash* crash = nullptr;  ///< one of the two
+      faults::WorkerPause* pause = nullptr;
     };
     std::vector<HolderFault> holders;
     for (std::size_t i = 0; i < holder_faults; ++i) {
-      holders.push_back(
-          {users[i], locked_points()[rng.below(locked_points().size())], rng.chance(0.5)});
-      trial.plan({{"kind", holders.back().crash ? "kill_holder" : "pause_holder"},
-                  {"failpoint", holders.back().failpoint},
-                  {"user", holders.back().user}});
+      HolderFault h{users[i], locked_points()[rng.below(locked_points().size())]};
+      if (rng.chance(0.5)) {
+        h.crash = &trial.plan(std::make_unique<faults::WorkerCrash>(h.failpoint, h.user));
+      } else {
+        h.pause = &trial.plan(std::make_unique<faults::WorkerPause>(h.failpoint, h.user));
+      }
+      holders.push_back(h);
     }
     // Part two: the storm.
     const std::vector<std::string> crowd(users.begin() + static_cast<long>(holder_faults),
                                          users.end());
-    std::vector<std::pair<std::string, fakes::FaultSpec>> http;
+    std::vector<faults::HttpFault*> http;
     for (const auto& [service, path] : routes()) {
       if (!rng.chance(0.6)) continue;
       static const fakes::FaultKind kinds[] = {
@@ -86,19 +93,24 @@ class RandomMix : public engine::Scenario {
       spec.status = 503;
       spec.trigger.probability = 0.05 + 0.25 * rng.unit();
       spec.trigger.times = 1 + rng.below(3);
-      http.emplace_back(service, spec);
-      trial.plan({{"kind", "http_fault"}, {"service", service}, {"fault", fakes::to_json(spec)}});
+      http.push_back(&trial.plan(std::make_unique<faults::HttpFault>(service, spec)));
     }
-    std::vector<std::int64_t> kill_gaps;
-    for (std::uint64_t i = 0, n = rng.below(4); i < n; ++i)
-      kill_gaps.push_back(10 + rng.between(0, 60));
-    trial.plan({{"kind", "backend_kills"}, {"gaps_ms", kill_gaps}});
+    std::chrono::milliseconds kill_at(0);
+    for (std::uint64_t i = 0, n = rng.below(4); i < n; ++i) {
+      kill_at += std::chrono::milliseconds(10 + rng.between(0, 60));
+      auto kill = std::make_unique<faults::BackendKill>();
+      kill->timing.at = kill_at;
+      trial.plan(std::move(kill));
+    }
     // Drawn whatever the Redis, so that the rest of the plan stays the same;
     // the harness never stops an external Redis.
     const bool outage = rng.chance(0.5) && o.boolean("redis_outage") && trial.redis_embedded();
     const auto outage_at = std::chrono::milliseconds(20 + rng.between(0, 80));
-    if (outage)
-      trial.plan({{"kind", "redis_outage"}, {"after_ms", outage_at.count()}, {"duration_ms", 300}});
+    if (outage) {
+      auto redis_down = std::make_unique<faults::RedisOutage>();
+      redis_down->timing = {outage_at, std::chrono::milliseconds(300)};
+      trial.plan(std::move(redis_down));
+    }
 
     const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
     const auto recovery =
@@ -112,12 +124,11 @@ class RandomMix : public engine::Scenario {
       trial.on_hit(h.failpoint, [&trial, h, acted](const engine::HitInfo& hit) {
         if (*acted) return worker::HitDecision::proceed;
         *acted = true;
-        const std::string held = trial.lock_held(h.user) ? h.user : "";
-        if (h.crash) {
-          trial.kill_worker(hit.worker, held);
+        if (h.crash != nullptr) {
+          trial.inject(*h.crash, {hit.worker});
           return worker::HitDecision::crash;
         }
-        trial.pause_worker(hit.worker, held);
+        trial.inject(*h.pause, {hit.worker});
         return worker::HitDecision::proceed;
       });
       engine::WorkerOptions holder;
@@ -133,12 +144,12 @@ class RandomMix : public engine::Scenario {
       }
       if (trial.fired(h.failpoint) == fired_before) trial.skip(h.failpoint);
       wait_for(trial, {lookup_once(trial, {h.user}, recovery)});
-      trial.resume_worker(worker);
+      if (h.pause != nullptr) trial.heal(*h.pause);
       wait_for(trial, {worker});
       trial.on_hit(h.failpoint, nullptr);
     }
 
-    for (const auto& [service, spec] : http) trial.add_http_fault(service, spec);
+    for (auto* fault : http) trial.inject(*fault);
     const int workers = static_cast<int>(o.integer("workers"));
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
     std::vector<int> fleet;
@@ -160,17 +171,8 @@ class RandomMix : public engine::Scenario {
       crowd_workers.push_back(std::move(options));
     }
     fleet = trial.start_workers(std::move(crowd_workers));
+    trial.start_fault_clock();  // the outage and the backend kills, from here
     trial.go(fleet);
-    if (outage) {
-      trial.sleep(outage_at);
-      trial.stop_redis();
-      trial.sleep(std::chrono::milliseconds(300));
-      trial.start_redis();
-    }
-    for (const auto gap : kill_gaps) {
-      trial.sleep(std::chrono::milliseconds(gap));
-      trial.kill_backends();
-    }
     wait_for(trial, fleet);
   }
 };

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/service_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -31,19 +32,15 @@ class RedisOutage : public engine::Scenario {
     const auto after = std::chrono::milliseconds(o.integer("outage_after_ms") +
                                                  static_cast<std::int64_t>(jitter.below(20)));
     const auto outage = std::chrono::milliseconds(o.integer("outage_ms"));
-    trial.plan({{"kind", "redis_outage"},
-                {"after_ms", after.count()},
-                {"duration_ms", outage.count()},
-                {"users", users}});
+    auto redis_down = std::make_unique<faults::RedisOutage>();
+    redis_down->timing = {after, outage};  // from the first lookups
+    trial.plan(std::move(redis_down));
+    trial.note_choice({{"kind", "lookups"}, {"users", users}});
     const int workers = std::max<int>(1, static_cast<int>(o.integer("workers")) / 2);
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
     const auto fleet =
         start_lookup_fleet(trial, workers, clients, users, static_cast<int>(o.integer("rounds")), 1,
                            std::chrono::milliseconds(5));
-    trial.sleep(after);
-    trial.stop_redis();
-    trial.sleep(outage);
-    trial.start_redis();
     wait_for(trial, fleet);
   }
 };

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
+#include "faults/service_faults.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -30,8 +31,9 @@ class StripeSearchLag : public engine::Scenario {
       if (std::find(users.begin(), users.end(), user) == users.end()) users.push_back(user);
     }
     const auto lag = std::chrono::milliseconds(o.integer("lag_ms"));
-    trial.plan({{"kind", "stripe_search_lag"}, {"lag_ms", lag.count()}, {"users", users}});
-    trial.set_stripe_search_lag(lag);
+    trial.note_choice({{"kind", "lookups"}, {"users", users}});
+    // In force before the first search, until the heal phase.
+    trial.inject(trial.plan(std::make_unique<faults::StripeSearchLag>(lag)));
     const int workers = std::max<int>(2, static_cast<int>(o.integer("workers")) / 2);
     const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
     wait_for(trial, start_lookup_fleet(trial, workers, clients, users, 1, 0));

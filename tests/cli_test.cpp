@@ -313,4 +313,69 @@ migrated_share = 0.0
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
+// Faults stacked beside a scenario in a spec fire on the fault clock
+// whatever the scenario does: in the plan as written, in the history as
+// injected and healed, in the run phase; one timed past the end of the
+// lookups still plays out; repro finds the same plan.
+BOOST_AUTO_TEST_CASE(faults_stacked_in_a_spec_fire_as_planned_and_replay) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto spec = fs::path(out.path()) / "stacked.toml";
+  std::ofstream(spec) << R"(description = "faults stacked beside a scenario"
+users = 40
+trials = 1
+[options]
+workers = 2
+clients = 2
+[scenarios.concurrent_duplicate_lookups]
+users = 4
+rounds = 2
+[[scenarios.concurrent_duplicate_lookups.faults]]
+kind = "backend_kill"
+at_ms = 5
+[[scenarios.concurrent_duplicate_lookups.faults]]
+kind = "redis_outage"
+at_ms = 1500
+lasting_ms = 200
+)";
+  const auto run_dir = fs::path(out.path()) / "run";
+  const auto result =
+      test::run_orgquake({"run", "--spec", spec.string(), "--seed", "3", "--out", run_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto trial = read_json(run_dir / "results.json").at("trials").at(0);
+  const auto& plan = trial.at("fault_plan");
+  BOOST_REQUIRE(plan.size() == 2u);
+  BOOST_TEST(plan[0] == nlohmann::json({{"kind", "backend_kill"}, {"timing", {{"at_ms", 5}}}}));
+  BOOST_TEST(plan[1] == nlohmann::json({{"kind", "redis_outage"},
+                                        {"timing", {{"at_ms", 1500}, {"lasting_ms", 200}}}}));
+  BOOST_TEST(trial.at("choices").at(0).at("kind") == "duplicate_lookups");
+
+  std::vector<std::string> faults;  // kind@phase, in time order
+  std::int64_t stopped_at = -1, started_at = -1;
+  std::ifstream history(run_dir / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    const auto event = nlohmann::json::parse(line);
+    if (event.at("type") != "fault") continue;
+    faults.push_back(event.at("kind").get<std::string>() + "@" +
+                     event.value("phase", std::string()));
+    if (event.at("kind") == "redis_stop") stopped_at = event.at("time_ns").get<std::int64_t>();
+    if (event.at("kind") == "redis_start") started_at = event.at("time_ns").get<std::int64_t>();
+  }
+  BOOST_TEST_INFO("fault events: " << nlohmann::json(faults).dump());
+  BOOST_TEST(
+      faults == (std::vector<std::string>{"backend_kill@run", "redis_stop@run", "redis_start@run"}),
+      boost::test_tools::per_element());
+  // Healed on its own clock, not at the heal phase.
+  BOOST_TEST(started_at - stopped_at >= 200'000'000);
+
+  const auto replay =
+      test::run_orgquake({"repro", run_dir.string(), "--trial", "0"}, runtime.environment());
+  BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 0);
+  BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -427,3 +427,41 @@ BOOST_AUTO_TEST_CASE(a_spec_with_a_bad_interleaving_is_rejected_naming_the_optio
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(faults_stack_beside_a_scenario_and_survive_the_json_round_trip) {
+  const auto spec = parse(R"(
+[scenarios.test_alpha]
+pause_ms = 2000
+[[scenarios.test_alpha.faults]]
+kind = "redis_outage"
+at_ms = 40
+lasting_ms = 300
+[[scenarios.test_alpha.faults]]
+kind = "http_fault"
+service = "litellm"
+http = { kind = "status", status = 429, path = "/key/update" }
+)");
+  BOOST_REQUIRE(spec.scenarios.size() == 1u);
+  const auto& entry = spec.scenarios[0];
+  BOOST_TEST(entry.overrides == json({{"pause_ms", 2000}}));  // faults are not an option
+  BOOST_REQUIRE(entry.faults.size() == 2u);
+  BOOST_TEST(entry.faults[0].at("kind") == "redis_outage");
+  BOOST_TEST(entry.faults[1].at("http").at("status") == 429);
+  const auto again = engine::SuiteSpec::from_json(spec.to_json());
+  BOOST_TEST(again.scenarios.at(0).faults == entry.faults);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_names_the_file_the_scenario_and_the_key) {
+  check_error(R"(
+[scenarios.test_alpha]
+[[scenarios.test_alpha.faults]]
+kind = "redis_outage"
+duration_ms = 300
+)",
+              {"scenarios.test_alpha.faults[0]", "unknown key duration_ms", "lasting_ms"});
+  check_error(R"(
+[scenarios.test_alpha]
+faults = "redis"
+)",
+              {"scenarios.test_alpha.faults", "list of tables"});
+}
