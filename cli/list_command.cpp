@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "engine/option_reader.hpp"
 #include "engine/options.hpp"
 #include "engine/scenario.hpp"
 #include "engine/suite_spec.hpp"
@@ -105,7 +106,9 @@ void print_none() {
 }
 
 void list_scenarios() {
-  print_heading("scenarios (each also takes the common options)");
+  print_heading(
+      "scenarios (each takes the trial options, and the options below: its own and the "
+      "common ones it reads)");
   const auto& scenarios = engine::all_scenarios();
   if (scenarios.empty()) return print_none();
   // One alignment for all scenarios, and one for all their options, so that
@@ -124,8 +127,8 @@ void list_scenarios() {
 }
 
 void list_common_options() {
-  print_heading("common options (every scenario; set in [options] or [scenarios.NAME])");
-  print_rows(option_rows(engine::common_options()), "  ");
+  print_heading("trial options (every scenario; set in [options] or [scenarios.NAME])");
+  print_rows(option_rows(engine::trial_options()), "  ");
 }
 
 void list_invariants() {

@@ -190,7 +190,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   // A heal or liveness phase that cannot finish (Redis will not come back, a
   // worker will not start) leaves this trial undecided; the run goes on.
   try {
-    trial.heal_phase(std::chrono::milliseconds(options.integer("run_timeout_ms")));
+    trial.heal_phase(trial.settings().run_timeout);
     trial.liveness();
   } catch (const Interrupted&) {
     throw;
@@ -210,6 +210,12 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
     result.error += fmt::format("the checks could not run: {}", e.what());
   }
 
+  // A scenario that did not exercise its claim has earned no verdict of
+  // valid: what it would have shown never happened.
+  for (const auto& why : trial.unexercised()) {
+    if (!result.error.empty()) result.error += "; ";
+    result.error += fmt::format("{} did not exercise its claim: {}", result.scenario, why);
+  }
   for (const auto& violation : trial.protocol_violations()) {
     if (!result.error.empty()) result.error += "; ";
     result.error += violation;

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "engine/interleaving.hpp"
 
 namespace orgquake::engine {
 
@@ -101,14 +100,6 @@ bool acceptable(const OptionSpec& spec, const json& value) {
   return value.type() == d.type();
 }
 
-const char* type_name(const json& value) {
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_number_integer()) return "an integer";
-  if (value.is_number_float()) return "a float";
-  if (value.is_string()) return "a string";
-  return value.type_name();
-}
-
 }  // namespace
 
 const std::vector<OptionSpec>& common_options() {
@@ -117,79 +108,25 @@ const std::vector<OptionSpec>& common_options() {
       integer_option("clients", 16, 1, 256, "client fibers per worker"),
       integer_option("users", 8, 1, 100000,
                      "users the scenario works on, taken from the fixture world"),
-      {"strategy",
-       "joined",
-       "eager-loading strategy of lookups",
-       std::nullopt,
-       std::nullopt,
-       {"joined", "selectin", "n_plus_one"}},
-      {"fast_path",
-       true,
-       "read without the lock first, lock only unmigrated users",
-       std::nullopt,
-       std::nullopt,
-       {}},
-      integer_option("lock_ttl_ms", 1000, 50, 600000, "lease of the per-user Redis lock"),
-      integer_option("lock_max_wait_ms", 5000, 10, 600000,
-                     "how long a lookup waits for a held lock"),
-      integer_option("recovery_bound_ms", 2000, 0, 600000,
-                     "how long past the TTL a dead holder's user may stay blocked"),
-      integer_option("liveness_bound_ms", 10000, 100, 600000,
-                     "a liveness lookup must come back verified within this"),
-      integer_option("run_timeout_ms", 30000, 1000, 3600000,
-                     "the run phase is abandoned after this"),
-      {"interleaving",
-       "",
-       "happens-before pairs between failpoints, forced across workers in the run phase: "
-       "\"a.x -> b.y; c.z -> d.w\"",
-       std::nullopt,
-       std::nullopt,
-       {},
-       [](const json& value) { return check_interleaving(value.get<std::string>()); }},
   };
   return options;
 }
 
-// A missing option or a wrong type is a bug in the scenario that asks, not in
-// the user's spec: resolve_options gave every declared option a checked value.
-const nlohmann::json& Options::at(std::string_view name) const {
+const OptionSpec* find_option(const std::vector<OptionSpec>& options, std::string_view name) {
+  for (auto it = options.rbegin(); it != options.rend(); ++it) {
+    if (it->name == name) return &*it;
+  }
+  return nullptr;
+}
+
+// A missing option is a bug in the code that asks, not in the user's spec:
+// resolve_options gave every declared option a checked value.
+const nlohmann::json& Options::value(std::string_view name) const {
   const auto it = values_.find(name);
   if (it == values_.end()) {
     throw std::logic_error(fmt::format("option {} is not declared by the scenario", name));
   }
   return *it;
-}
-
-std::int64_t Options::integer(std::string_view name) const {
-  const nlohmann::json& value = at(name);
-  if (!value.is_number_integer()) {
-    throw std::logic_error(fmt::format("option {} is {}, not an integer", name, type_name(value)));
-  }
-  return value.get<std::int64_t>();
-}
-
-double Options::number(std::string_view name) const {
-  const nlohmann::json& value = at(name);
-  if (!value.is_number()) {
-    throw std::logic_error(fmt::format("option {} is {}, not a number", name, type_name(value)));
-  }
-  return value.get<double>();
-}
-
-bool Options::boolean(std::string_view name) const {
-  const nlohmann::json& value = at(name);
-  if (!value.is_boolean()) {
-    throw std::logic_error(fmt::format("option {} is {}, not a boolean", name, type_name(value)));
-  }
-  return value.get<bool>();
-}
-
-std::string Options::string(std::string_view name) const {
-  const nlohmann::json& value = at(name);
-  if (!value.is_string()) {
-    throw std::logic_error(fmt::format("option {} is {}, not a string", name, type_name(value)));
-  }
-  return value.get<std::string>();
 }
 
 std::optional<std::string> check_option(const OptionSpec& spec, const nlohmann::json& value) {

@@ -28,9 +28,16 @@ struct OptionSpec {
   std::function<std::optional<std::string>(const nlohmann::json&)> validate = nullptr;
 };
 
-/// Options every scenario has (workers, clients, lock TTL, loading strategy,
-/// liveness bound...).
+/// Options several scenarios share (workers, clients, users): a scenario
+/// declares each one it reads (OptionReader::common_count), and only such a
+/// scenario accepts it. The options every trial has are trial_options()
+/// (option_reader.hpp).
 const std::vector<OptionSpec>& common_options();
+
+/// The last declaration of `name` in `options`, or nullptr: a scenario may
+/// redeclare a trial option with its own default, and resolve_options lets
+/// the later one win too.
+const OptionSpec* find_option(const std::vector<OptionSpec>& options, std::string_view name);
 
 /// The resolved options of one trial: every declared option has a value.
 class Options {
@@ -38,14 +45,13 @@ class Options {
   Options() = default;
   explicit Options(nlohmann::json values) : values_(std::move(values)) {}
 
-  std::int64_t integer(std::string_view name) const;
-  double number(std::string_view name) const;
-  bool boolean(std::string_view name) const;
-  std::string string(std::string_view name) const;
+  /// The value of a declared option; std::logic_error for one that is not
+  /// (a bug in the code that asks, not in the user's spec). Typed reading
+  /// is OptionReader's (option_reader.hpp).
+  const nlohmann::json& value(std::string_view name) const;
   const nlohmann::json& json() const { return values_; }
 
  private:
-  const nlohmann::json& at(std::string_view name) const;
   nlohmann::json values_ = nlohmann::json::object();
 };
 

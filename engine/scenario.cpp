@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/trial.hpp"
+
 namespace orgquake::engine {
 namespace {
 
@@ -23,8 +25,12 @@ const Scenario* find_scenario(std::string_view name) {
   return nullptr;
 }
 
+const Options& Scenario::options_of(const Trial& trial) {
+  return trial.options();
+}
+
 std::vector<OptionSpec> declared_options(const Scenario& scenario) {
-  std::vector<OptionSpec> options = common_options();
+  std::vector<OptionSpec> options = trial_options();
   for (auto& own : scenario.options()) options.push_back(std::move(own));
   return options;
 }

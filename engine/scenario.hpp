@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/option_reader.hpp"
 #include "engine/options.hpp"
 
 namespace orgquake::engine {
@@ -18,18 +19,48 @@ class Scenario {
   virtual ~Scenario() = default;
   virtual std::string_view name() const = 0;
   virtual std::string_view description() const = 0;
-  /// Options of this scenario only (the common ones apply to all).
+  /// The options this scenario reads, beyond the trial options every
+  /// scenario has (trial_options()): its own, and the common ones it uses.
   virtual std::vector<OptionSpec> options() const { return {}; }
-  /// Plans from the trial's seed (trial.plan_fault records each planned
-  /// fault), then drives workers and faults. Throws on a harness failure.
+  /// Plans from the trial's seed (trial.plan records each planned fault),
+  /// then drives workers and faults. Throws on a harness failure. A run
+  /// that did not exercise what the scenario claims says so
+  /// (Trial::not_exercised): the trial is then unknown, not valid.
   virtual void run(Trial& trial) const = 0;
+
+ protected:
+  /// The trial's resolved options (for ScenarioOf, which cannot see Trial).
+  static const Options& options_of(const Trial& trial);
+};
+
+/// A scenario whose options are read once into its own `Settings` struct:
+/// `read` is both the declaration (run with no values, it lists the
+/// options) and the parse (run with the trial's values). See OptionReader.
+template <class Settings>
+class ScenarioOf : public Scenario {
+ public:
+  std::vector<OptionSpec> options() const final {
+    OptionReader declaring;
+    (void)read(declaring);
+    return std::move(declaring).declared();
+  }
+  void run(Trial& trial) const final {
+    OptionReader reading(options_of(trial));
+    run(trial, read(reading));
+  }
+
+ protected:
+  /// Reads every option the scenario uses, each once, unconditionally.
+  virtual Settings read(OptionReader& options) const = 0;
+  virtual void run(Trial& trial, const Settings& settings) const = 0;
 };
 
 /// Every registered scenario, in name order.
 const std::vector<std::unique_ptr<Scenario>>& all_scenarios();
 /// The scenario of that name, or nullptr.
 const Scenario* find_scenario(std::string_view name);
-/// Common options followed by the scenario's own.
+/// The trial options followed by the scenario's (its own and the common
+/// ones it reads).
 std::vector<OptionSpec> declared_options(const Scenario& scenario);
 
 namespace detail {

@@ -12,6 +12,7 @@
 
 #include "core/embedded_file.hpp"
 #include "core/error.hpp"
+#include "engine/option_reader.hpp"
 #include "engine/options.hpp"
 #include "engine/scenario.hpp"
 #include "faults/stacked_faults.hpp"
@@ -75,15 +76,6 @@ std::vector<std::string> option_names(const std::vector<OptionSpec>& options) {
     if (!contains(names, option.name)) names.push_back(option.name);
   }
   return names;
-}
-
-// The last declaration of `name`: a scenario may redeclare a common option
-// with its own default, and resolve_options lets the later one win too.
-const OptionSpec* find_option(const std::vector<OptionSpec>& options, std::string_view name) {
-  for (auto it = options.rbegin(); it != options.rend(); ++it) {
-    if (it->name == name) return &*it;
-  }
-  return nullptr;
 }
 
 // Registered scenarios (in or out of the suite) that declare `option` as their
@@ -239,7 +231,7 @@ void validate_suite_options(const SuiteSpec& spec) {
       }
     }
     if (!declared) {
-      std::vector<std::string> known = option_names(common_options());
+      std::vector<std::string> known = option_names(trial_options());
       for (const auto& entry : spec.scenarios) {
         for (const auto& option : find_scenario(entry.scenario)->options()) {
           if (!contains(known, option.name)) known.push_back(option.name);

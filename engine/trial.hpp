@@ -4,6 +4,14 @@
 // the migrator under the scenario's faults, then heal, liveness and the
 // invariant checks. A scenario drives the run phase through this class; the
 // controller (controller_run.cpp) does the rest.
+//
+// The trial owns the phases (run, heal, liveness) and what a scenario works
+// with; the parts it strings together live apart, each testable alone:
+//   - the worker fleet (worker_fleet.hpp): processes, channels, the protocol;
+//   - the failpoint gate (failpoint_gate.hpp): decisions and happens-before
+//     orderings of gated firings, with no processes;
+//   - the fault plan (faults/fault_plan.hpp): the fault objects, their
+//     state and the fault clock.
 
 #include <chrono>
 #include <cstdint>
@@ -19,22 +27,21 @@
 #include <nlohmann/json.hpp>
 
 #include "core/random.hpp"
+#include "engine/failpoint_gate.hpp"
 #include "engine/migrator_catalog.hpp"
+#include "engine/option_reader.hpp"
 #include "engine/options.hpp"
+#include "engine/worker_fleet.hpp"
 #include "fakes/fault_injector.hpp"
 #include "fakes/litellm_fake.hpp"
 #include "fakes/stripe_fake.hpp"
 #include "faults/fault.hpp"
+#include "faults/fault_plan.hpp"
 #include "history/history.hpp"
-#include "services/child_process.hpp"
 #include "services/services.hpp"
 #include "worker/worker_plan.hpp"
 #include "world/trial_database.hpp"
 #include "world/world.hpp"
-
-namespace orgquake::worker {
-class Channel;
-}
 
 namespace orgquake::engine {
 
@@ -50,20 +57,6 @@ struct TrialEnvironment {
   std::filesystem::path log_dir;  ///< worker logs go here
   std::string run_tag;            ///< unique per run: Redis keys of trials never meet
 };
-
-/// A gated failpoint firing, as the controller sees it.
-struct HitInfo {
-  int worker = -1;
-  int client = -1;
-  std::int64_t op = -1;
-  std::string user;
-  std::string failpoint;
-  std::int64_t time_ns = 0;
-};
-
-/// Decides what a gated firing does. It may act on the trial first (pause
-/// or kill the worker, start another); it runs on the controller's thread.
-using HitHandler = std::function<worker::HitDecision(const HitInfo&)>;
 
 /// What a worker runs: its clients and their operations, and its failpoints.
 struct WorkerOptions {
@@ -87,7 +80,12 @@ class Trial : private faults::FaultTarget {
   ~Trial() override;
 
   // ---- What a scenario works with.
+  /// The resolved options, as results.json records them. A scenario reads
+  /// its own through ScenarioOf, once; the trial's are settings().
   const Options& options() const { return options_; }
+  /// What the engine read of the options for every trial: lock TTL and
+  /// waits, loading strategy, bounds, the run timeout, the interleaving.
+  const TrialSettings& settings() const { return settings_; }
   std::uint64_t seed() const { return seed_; }
   int index() const { return index_; }
   /// A stream of the trial's seed for one purpose: equal labels, equal draws.
@@ -113,7 +111,7 @@ class Trial : private faults::FaultTarget {
   template <class F>
   F& plan(std::unique_ptr<F> fault) {
     F& planned = *fault;
-    plan_fault(std::move(fault));
+    fault_plan_.add(std::move(fault));
     return planned;
   }
   /// Injects a planned fault now; `site` names the worker of a gated
@@ -124,11 +122,16 @@ class Trial : private faults::FaultTarget {
   /// Timed faults count from the fault clock, which starts at the run
   /// phase's first go() unless held: a scenario with a prelude (random_mix's
   /// lock holders) holds it, then starts it as its main part begins.
-  void hold_fault_clock() { fault_clock_held_ = true; }
+  void hold_fault_clock() { fault_plan_.hold_clock(); }
   void start_fault_clock();
   /// A choice the scenario drew that is not a fault (which users race, a
   /// failpoint no user can reach): kept beside the plan, compared by repro.
   void note_choice(nlohmann::json choice) { choices_.push_back(std::move(choice)); }
+  /// The run did not exercise what the scenario claims (a duplicate-lookup
+  /// race that never had two lookups of a user in flight): the trial is
+  /// then unknown, with `why`, unless an invariant found it invalid anyway.
+  void not_exercised(std::string why) { not_exercised_.push_back(std::move(why)); }
+  const std::vector<std::string>& unexercised() const { return not_exercised_; }
 
   // ---- Workers.
   /// An operation with the next id of the trial. Throws unless the migrator
@@ -150,28 +153,30 @@ class Trial : private faults::FaultTarget {
   /// Pumps until every listed worker has finished or died; false on timeout.
   bool wait_done(const std::vector<int>& workers, std::chrono::milliseconds timeout);
   bool wait_all_done(std::chrono::milliseconds timeout);
-  bool worker_finished(int worker) const;
+  bool worker_finished(int worker) const { return fleet_->finished(worker); }
 
   // ---- Failpoints.
   /// Decides gated firings of `failpoint`; an empty handler removes it (they proceed).
-  void on_hit(const std::string& failpoint, HitHandler handler);
+  void on_hit(const std::string& failpoint, HitHandler handler) {
+    gate_.on_hit(failpoint, std::move(handler));
+  }
   /// A happens-before pair: firings of `after` wait until `before` has fired.
-  void order(const std::string& before, const std::string& after);
+  void order(const std::string& before, const std::string& after) { gate_.order(before, after); }
   /// Pumps until `condition` holds; false on timeout.
   bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
   /// Pumps for `duration` (faults keep being handled meanwhile).
   void sleep(std::chrono::milliseconds duration);
   /// How many gated firings of `failpoint` have been granted (or skipped).
-  int fired(const std::string& failpoint) const;
+  int fired(const std::string& failpoint) const { return gate_.fired(failpoint); }
   /// Counts `failpoint` as fired without a firing (its client finished
   /// without reaching it), so that firings ordered after it may go; the
   /// failpoint order records it as not reached.
-  void skip(const std::string& failpoint);
+  void skip(const std::string& failpoint) { gate_.skip(failpoint); }
   /// The firings held back by happens-before pairs right now, e.g. "2
   /// firings of lookup.after_load wait for migrate.after_commit"; "" if none.
   /// A run that cannot finish says this, since an unreachable first point
   /// holds its second for good.
-  std::string held_summary() const;
+  std::string held_summary() const { return gate_.held_summary(); }
   /// Whether the lock of `user` is held right now (its key exists in Redis).
   bool lock_held(const std::string& user) override;
 
@@ -194,31 +199,16 @@ class Trial : private faults::FaultTarget {
   history::History& history() { return history_; }
   /// The plan entries, in plan order: the interleaving, the stacked faults,
   /// then the scenario's.
-  const nlohmann::json& fault_plan() const { return fault_plan_; }
+  const nlohmann::json& fault_plan() const { return fault_plan_.entries(); }
   const nlohmann::json& choices() const { return choices_; }
-  const std::vector<std::string>& failpoint_order() const { return failpoint_order_; }
+  const std::vector<std::string>& failpoint_order() const { return gate_.decisions(); }
   const world::TrialDatabase& database() const { return database_; }
   /// How workers broke the worker protocol, one line each ("migrator X:
   /// worker 2 wrote a line that is not JSON"); any makes the trial unknown.
-  const std::vector<std::string>& protocol_violations() const { return violations_; }
+  const std::vector<std::string>& protocol_violations() const { return fleet_->violations(); }
   std::int64_t now_ns() const;
 
  private:
-  struct Worker;
-  struct PendingHit {
-    int worker;
-    std::int64_t id;
-    HitInfo info;
-  };
-
-  /// One planned fault and where it stands.
-  struct PlannedFault {
-    std::unique_ptr<faults::Fault> fault;
-    int index = 0;  ///< in the plan
-    bool injected = false, healed = false;
-    std::chrono::steady_clock::time_point injected_at{};
-  };
-
   // faults::FaultTarget: what fault objects act on.
   void record(faults::FaultRecord record) override;
   std::uint64_t add_http_fault(const std::string& service, const fakes::FaultSpec& spec) override;
@@ -234,61 +224,39 @@ class Trial : private faults::FaultTarget {
   bool continue_worker(int worker) override;
   std::chrono::milliseconds recovery_bound() const override;
 
-  void plan_fault(std::unique_ptr<faults::Fault> fault);
-  PlannedFault& planned(faults::Fault& fault);
-  /// Injects and heals the timed faults that are due; the next moment one is.
-  std::optional<std::chrono::steady_clock::time_point> fire_due_faults();
   /// A fault event in the history, from the controller.
   void record_fault(const std::string& kind, nlohmann::json value, const std::string& user = "");
-  Worker& worker(int index);
+  /// The gate decided a firing: into the history, and the answer to its worker.
+  void decided(const GatedHit& hit, worker::HitDecision decision);
+  /// Spawns a worker with the trial's endpoints and the options' overrides.
   int spawn_worker(WorkerOptions options);
   /// Pumps until the worker has said ready; throws if it exits or breaks the
   /// protocol first, or does not answer within 20 s.
   void await_ready(int index);
   migrator::MigratorEndpoints endpoints() const;
+  /// Fires the timed faults that are due, then pumps the fleet's channels
+  /// until `deadline` or the next fault: a poll never sleeps past one.
   void pump(std::chrono::steady_clock::time_point deadline);
-  /// Handles every complete message `worker` has sent, checking each
-  /// against the protocol.
-  void drain(Worker& worker);
-  void handle_message(Worker& worker, const nlohmann::json& message);
-  void handle_event(Worker& worker, const nlohmann::json& message);
-  /// Sends to a worker within a deadline: one that stopped reading is a violation.
-  void send(Worker& worker, const nlohmann::json& message);
-  /// Records what `worker` broke of the protocol and kills its process group.
-  void violation(Worker& worker, const std::string& what);
-  void handle_exit(Worker& worker);
-  void handle_hit(PendingHit hit);
-  void release_ordered_hits();
-  bool may_fire(const std::string& failpoint) const;
-  void grant(const PendingHit& hit, worker::HitDecision decision);
 
   TrialEnvironment& environment_;
   const Scenario& scenario_;
   Options options_;
+  TrialSettings settings_;
   std::uint64_t seed_;
   int index_;
   std::chrono::steady_clock::time_point started_;
   world::TrialDatabase database_;
   std::unique_ptr<fakes::StripeFake> stripe_;
   std::unique_ptr<fakes::LitellmFake> litellm_;
-  std::vector<std::unique_ptr<Worker>> workers_;
   std::int64_t next_op_ = 0;
   history::History history_;
-  std::vector<PlannedFault> faults_;
-  nlohmann::json fault_plan_ = nlohmann::json::array();
+  faults::FaultPlan fault_plan_;
   nlohmann::json choices_ = nlohmann::json::array();
-  std::optional<std::chrono::steady_clock::time_point> fault_clock_;
-  bool fault_clock_held_ = false;
-  std::vector<std::string> failpoint_order_;
-  std::map<std::string, HitHandler> handlers_;
-  std::vector<std::pair<std::string, std::string>> orderings_;
-  /// Failpoints named by the `interleaving` option: gated in every worker
-  /// of the run phase.
-  std::set<std::string> interleaved_;
-  std::map<std::string, int> fired_;
-  std::vector<PendingHit> held_hits_;
+  FailpointGate gate_;
+  /// After the fakes: destroyed (its workers killed) before they stop.
+  std::unique_ptr<WorkerFleet> fleet_;
   std::set<std::string> affected_;
-  std::vector<std::string> violations_;
+  std::vector<std::string> not_exercised_;
   std::string phase_ = "run";
 };
 

@@ -1,7 +1,9 @@
 #include "history/operations.hpp"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -39,6 +41,26 @@ int max_in_flight(const History& history, std::string_view kind) {
         --in_flight;
       }
     }
+  }
+  return most;
+}
+
+int max_in_flight_for_one_user(const History& history, std::string_view kind) {
+  // Per user, a sweep over the operations' edges sorted by time; at equal
+  // times a completion comes before an invoke, so that back-to-back
+  // operations do not count as overlapping.
+  std::map<std::string, std::vector<std::pair<std::int64_t, int>>> edges;
+  for (const auto& op : operations_of(history)) {
+    if (op.invoke == nullptr || op.invoke->kind != kind || op.invoke->user.empty()) continue;
+    auto& user = edges[op.invoke->user];
+    user.emplace_back(op.invoke->time_ns, +1);
+    if (op.completion != nullptr) user.emplace_back(op.completion->time_ns, -1);
+  }
+  int most = 0;
+  for (auto& [user, points] : edges) {
+    std::sort(points.begin(), points.end());
+    int in_flight = 0;
+    for (const auto& [time, step] : points) most = std::max(most, in_flight += step);
   }
   return most;
 }

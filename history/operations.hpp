@@ -35,6 +35,12 @@ std::vector<Operation> operations_of(const History& history);
 /// overlap that proves a race really happened.
 int max_in_flight(const History& history, std::string_view kind);
 
+/// The greatest number of operations of `kind` on one user in flight at
+/// once, over all users, by the events' times: any history, finished or
+/// still being written (an operation not completed yet counts as in flight
+/// to the end). A duplicate-lookup race that really raced has 2 or more.
+int max_in_flight_for_one_user(const History& history, std::string_view kind);
+
 /// {"invoke": ..., "completion": ...}, null where missing: evidence data.
 nlohmann::json to_json(const Operation& op);
 

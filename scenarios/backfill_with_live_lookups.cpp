@@ -10,24 +10,28 @@
 namespace orgquake::scenarios {
 namespace {
 
-class BackfillWithLiveLookups : public engine::Scenario {
+struct Settings {
+  int workers, clients, backfill_users;
+  double migrated_share;
+};
+
+class BackfillWithLiveLookups : public engine::ScenarioOf<Settings> {
  public:
   std::string_view name() const override { return "backfill_with_live_lookups"; }
   std::string_view description() const override {
     return "a batch backfill of every user races just-in-time lookups; some users were "
            "migrated already";
   }
-  std::vector<engine::OptionSpec> options() const override {
-    return {{"backfill_users", 24, "users the backfill covers", 1, 100000, {}},
-            {"migrated_share", 0.33, "share of them migrated before the race", 0.0, 1.0, {}}};
+  Settings read(engine::OptionReader& o) const override {
+    return {o.common_count("workers"), o.common_count("clients"),
+            o.count("backfill_users", 24, 1, 100000, "users the backfill covers"),
+            o.number("migrated_share", 0.33, 0.0, 1.0, "share of them migrated before the race")};
   }
 
-  void run(engine::Trial& trial) const override {
-    const auto& o = trial.options();
-    const auto users =
-        trial.choose_users(static_cast<int>(o.integer("backfill_users")), "backfill");
+  void run(engine::Trial& trial, const Settings& s) const override {
+    const auto users = trial.choose_users(s.backfill_users, "backfill");
     const auto already =
-        static_cast<std::size_t>(static_cast<double>(users.size()) * o.number("migrated_share"));
+        static_cast<std::size_t>(static_cast<double>(users.size()) * s.migrated_share);
     Rng order = trial.rng("lookup order");
     trial.note_choice(
         {{"kind", "backfill"},
@@ -51,8 +55,8 @@ class BackfillWithLiveLookups : public engine::Scenario {
     backfill.clients.push_back(std::move(batch));
     fleet.push_back(std::move(backfill));
 
-    const int workers = std::max<int>(1, static_cast<int>(o.integer("workers")) - 1);
-    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
+    const int workers = std::max<int>(1, s.workers - 1);
+    const int clients = std::max<int>(1, s.clients / 2);
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions live;
       for (int c = 0; c < clients; ++c) {

@@ -82,7 +82,7 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     for (std::size_t i = 0; i < rounds.size(); ++i) rounds[i].worker = workers[i];
     trial.go(workers);
 
-    const auto timeout = std::chrono::milliseconds(trial.options().integer("run_timeout_ms"));
+    const auto timeout = trial.settings().run_timeout;
     for (const auto& round : rounds) {
       // Either it crashed there, or its lookup ended without reaching the
       // failpoint; then the next may go.
@@ -102,9 +102,7 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     std::vector<std::string> users;
     for (const auto& round : rounds) users.push_back(round.user);
     const auto ttl = trial.lock_ttl();
-    wait_for(trial, {lookup_once(trial, users,
-                                 ttl + std::chrono::milliseconds(
-                                           trial.options().integer("recovery_bound_ms")))});
+    wait_for(trial, {lookup_once(trial, users, ttl + trial.settings().recovery_bound)});
   }
 };
 

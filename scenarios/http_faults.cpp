@@ -49,26 +49,27 @@ std::vector<PlannedFault> plan_faults(Rng rng) {
   };
 }
 
-class HttpFaults : public engine::Scenario {
+struct Settings {
+  int users, workers, clients, rounds;
+  std::chrono::milliseconds http_timeout;
+};
+
+class HttpFaults : public engine::ScenarioOf<Settings> {
  public:
   std::string_view name() const override { return "http_faults"; }
   std::string_view description() const override {
     return "Stripe and LiteLLM errors, timeouts, and applied-but-lost responses while clients "
            "retry";
   }
-  std::vector<engine::OptionSpec> options() const override {
-    return {{"rounds", 3, "times each client goes through the users", 1, 100, {}},
-            {"http_timeout_ms",
-             500,
-             "how long an API call may take before it times out",
-             50,
-             60000,
-             {}}};
+  Settings read(engine::OptionReader& o) const override {
+    return {o.common_count("users"), o.common_count("workers"), o.common_count("clients"),
+            o.count("rounds", 3, 1, 100, "times each client goes through the users"),
+            o.duration("http_timeout_ms", 500, 50, 60000,
+                       "how long an API call may take before it times out")};
   }
 
-  void run(engine::Trial& trial) const override {
-    const auto& o = trial.options();
-    const auto users = trial.choose_users(static_cast<int>(o.integer("users")), "users");
+  void run(engine::Trial& trial, const Settings& s) const override {
+    const auto users = trial.choose_users(s.users, "users");
     std::vector<faults::HttpFault*> planned;
     for (const auto& f : plan_faults(trial.rng("faults"))) {
       planned.push_back(&trial.plan(std::make_unique<faults::HttpFault>(f.service, f.spec)));
@@ -76,17 +77,17 @@ class HttpFaults : public engine::Scenario {
     // In force before the first request, until the heal phase.
     for (auto* fault : planned) trial.inject(*fault);
 
-    const int workers = static_cast<int>(o.integer("workers"));
-    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 4);
+    const int workers = s.workers;
+    const int clients = std::max<int>(1, s.clients / 4);
     std::vector<int> started;
     std::vector<engine::WorkerOptions> fleet;
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions options;
-      options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
+      options.http_request_timeout = s.http_timeout;
       for (int c = 0; c < clients; ++c) {
         worker::ClientPlan client;
         const auto start = static_cast<std::size_t>(w * clients + c);
-        for (int r = 0; r < o.integer("rounds"); ++r) {
+        for (int r = 0; r < s.rounds; ++r) {
           for (std::size_t i = 0; i < users.size(); ++i) {
             client.ops.push_back(
                 trial.operation(history::op_lookup, users[(start + i) % users.size()]));

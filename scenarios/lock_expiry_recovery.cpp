@@ -18,22 +18,25 @@ const std::vector<std::string>& kill_points() {
   return points;
 }
 
-class LockExpiryRecovery : public engine::Scenario {
+struct Settings {
+  int holders;
+};
+
+class LockExpiryRecovery : public engine::ScenarioOf<Settings> {
  public:
   std::string_view name() const override { return "lock_expiry_recovery"; }
   std::string_view description() const override {
     return "the lock holder dies; the next lookup must succeed within TTL plus a bound";
   }
-  std::vector<engine::OptionSpec> options() const override {
-    return {{"holders", 2, "holders killed, one after another, each at its own point", 1, 3, {}}};
+  Settings read(engine::OptionReader& o) const override {
+    return {
+        o.count("holders", 2, 1, 3, "holders killed, one after another, each at its own point")};
   }
 
-  void run(engine::Trial& trial) const override {
-    const auto& o = trial.options();
-    const auto holders = static_cast<std::size_t>(o.integer("holders"));
-    const auto users = trial.choose_users(static_cast<int>(holders), "holders");
-    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
-    const auto wait = trial.lock_ttl() + std::chrono::milliseconds(o.integer("recovery_bound_ms"));
+  void run(engine::Trial& trial, const Settings& s) const override {
+    const auto users = trial.choose_users(s.holders, "holders");
+    const auto timeout = trial.settings().run_timeout;
+    const auto wait = trial.lock_ttl() + trial.settings().recovery_bound;
     std::vector<faults::WorkerCrash*> crashes;
     for (std::size_t i = 0; i < users.size(); ++i) {
       const auto& point = kill_points()[i % kill_points().size()];

@@ -12,30 +12,32 @@
 namespace orgquake::scenarios {
 namespace {
 
-class LockHolderPause : public engine::Scenario {
+struct Settings {
+  std::string pause_at;
+  std::chrono::milliseconds overstay;
+};
+
+class LockHolderPause : public engine::ScenarioOf<Settings> {
  public:
   std::string_view name() const override { return "lock_holder_pause"; }
   std::string_view description() const override {
     return "the lock holder is stopped past its TTL; another client takes the lock and "
            "migrates; the first resumes";
   }
-  std::vector<engine::OptionSpec> options() const override {
-    return {{"pause_at",
-             "migrate.before_commit",
-             "failpoint where the holder is stopped",
-             {},
-             {},
-             {"migrate.before_commit", "migrate.after_org_insert", "migrate.after_journal",
-              "migrate.after_litellm_team_new", "lookup.after_lock_acquire"}},
-            {"overstay_ms", 300, "how long past the TTL the holder stays stopped", 0, 600000, {}}};
+  Settings read(engine::OptionReader& o) const override {
+    return {o.choice("pause_at", "migrate.before_commit",
+                     {"migrate.before_commit", "migrate.after_org_insert", "migrate.after_journal",
+                      "migrate.after_litellm_team_new", "lookup.after_lock_acquire"},
+                     "failpoint where the holder is stopped"),
+            o.duration("overstay_ms", 300, 0, 600000,
+                       "how long past the TTL the holder stays stopped")};
   }
 
-  void run(engine::Trial& trial) const override {
-    const auto& o = trial.options();
-    const std::string pause_at = o.string("pause_at");
+  void run(engine::Trial& trial, const Settings& s) const override {
+    const std::string& pause_at = s.pause_at;
     trial.require_failpoint(pause_at);
     const auto user = trial.choose_users(1, "holder")[0];
-    const auto stopped_for = trial.lock_ttl() + std::chrono::milliseconds(o.integer("overstay_ms"));
+    const auto stopped_for = trial.lock_ttl() + s.overstay;
     auto& pause = trial.plan(std::make_unique<faults::WorkerPause>(pause_at, user, stopped_for));
 
     int holder = -1;
@@ -47,7 +49,7 @@ class LockHolderPause : public engine::Scenario {
     first.gated = {pause_at};
     first.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
     holder = trial.run_worker(std::move(first));
-    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
+    const auto timeout = trial.settings().run_timeout;
     if (!trial.wait_until(
             [&] { return trial.fired(pause_at) > 0 || trial.worker_finished(holder); }, timeout)) {
       throw std::runtime_error("the holder never reached " + pause_at);
@@ -58,8 +60,7 @@ class LockHolderPause : public engine::Scenario {
     }
     trial.sleep(*pause.stopped_for());
     // The lease is gone: a second replica serves the user meanwhile.
-    const int second =
-        lookup_once(trial, {user}, std::chrono::milliseconds(o.integer("lock_max_wait_ms")));
+    const int second = lookup_once(trial, {user}, trial.settings().lock_max_wait);
     wait_for(trial, {second});
     trial.heal(pause);
     wait_for(trial, {holder});

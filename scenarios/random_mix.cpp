@@ -35,29 +35,33 @@ const std::vector<std::pair<std::string, std::string>>& routes() {
   return all;
 }
 
-class RandomMix : public engine::Scenario {
+struct Settings {
+  int users, workers, clients, holder_faults;
+  std::chrono::milliseconds http_timeout;
+  bool redis_outage;
+};
+
+class RandomMix : public engine::ScenarioOf<Settings> {
  public:
   std::string_view name() const override { return "random_mix"; }
   std::string_view description() const override {
     return "every kind of fault, kinds, rates and moments drawn from the seed";
   }
-  std::vector<engine::OptionSpec> options() const override {
-    return {{"holder_faults", 2, "lock holders killed or stopped in the first part", 0, 8, {}},
-            {"http_timeout_ms",
-             500,
-             "how long an API call may take before it times out",
-             50,
-             60000,
-             {}},
-            {"redis_outage", true, "include a Redis outage (embedded Redis only)", {}, {}, {}}};
+  Settings read(engine::OptionReader& o) const override {
+    return {o.common_count("users"),
+            o.common_count("workers"),
+            o.common_count("clients"),
+            o.count("holder_faults", 2, 0, 8, "lock holders killed or stopped in the first part"),
+            o.duration("http_timeout_ms", 500, 50, 60000,
+                       "how long an API call may take before it times out"),
+            o.flag("redis_outage", true, "include a Redis outage (embedded Redis only)")};
   }
 
-  void run(engine::Trial& trial) const override {
-    const auto& o = trial.options();
+  void run(engine::Trial& trial, const Settings& s) const override {
     Rng rng = trial.rng("mix");
-    const auto users = trial.choose_users(static_cast<int>(o.integer("users")) + 8, "users");
+    const auto users = trial.choose_users(s.users + 8, "users");
     const auto holder_faults =
-        std::min<std::size_t>(static_cast<std::size_t>(o.integer("holder_faults")), users.size());
+        std::min<std::size_t>(static_cast<std::size_t>(s.holder_faults), users.size());
 
     // The storm's faults count from the storm's start, not the holders'.
     trial.hold_fault_clock();
@@ -104,7 +108,7 @@ class RandomMix : public engine::Scenario {
     }
     // Drawn whatever the Redis, so that the rest of the plan stays the same;
     // the harness never stops an external Redis.
-    const bool outage = rng.chance(0.5) && o.boolean("redis_outage") && trial.redis_embedded();
+    const bool outage = rng.chance(0.5) && s.redis_outage && trial.redis_embedded();
     const auto outage_at = std::chrono::milliseconds(20 + rng.between(0, 80));
     if (outage) {
       auto redis_down = std::make_unique<faults::RedisOutage>();
@@ -112,9 +116,8 @@ class RandomMix : public engine::Scenario {
       trial.plan(std::move(redis_down));
     }
 
-    const auto timeout = std::chrono::milliseconds(o.integer("run_timeout_ms"));
-    const auto recovery =
-        trial.lock_ttl() + std::chrono::milliseconds(o.integer("recovery_bound_ms"));
+    const auto timeout = trial.settings().run_timeout;
+    const auto recovery = trial.lock_ttl() + trial.settings().recovery_bound;
     for (const auto& h : holders) {
       // Two holders may draw one failpoint, and one lookup may pass a
       // failpoint more than once (a key move per key): count from here, and
@@ -150,13 +153,13 @@ class RandomMix : public engine::Scenario {
     }
 
     for (auto* fault : http) trial.inject(*fault);
-    const int workers = static_cast<int>(o.integer("workers"));
-    const int clients = std::max<int>(1, static_cast<int>(o.integer("clients")) / 2);
+    const int workers = s.workers;
+    const int clients = std::max<int>(1, s.clients / 2);
     std::vector<int> fleet;
     std::vector<engine::WorkerOptions> crowd_workers;
     for (int w = 0; w < workers; ++w) {
       engine::WorkerOptions options;
-      options.http_request_timeout = std::chrono::milliseconds(o.integer("http_timeout_ms"));
+      options.http_request_timeout = s.http_timeout;
       for (int c = 0; c < clients; ++c) {
         worker::ClientPlan client;
         for (int r = 0; r < 3; ++r) {

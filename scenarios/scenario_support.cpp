@@ -36,7 +36,7 @@ std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clien
 }
 
 void wait_for(engine::Trial& trial, const std::vector<int>& workers) {
-  const auto timeout = std::chrono::milliseconds(trial.options().integer("run_timeout_ms"));
+  const auto timeout = trial.settings().run_timeout;
   if (!trial.wait_done(workers, timeout)) {
     const auto held = trial.held_summary();
     throw std::runtime_error(fmt::format("workers still running after run_timeout_ms = {}{}",

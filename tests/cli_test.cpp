@@ -229,6 +229,57 @@ BOOST_AUTO_TEST_CASE(a_scenario_outside_smoke_runs_from_the_suite_that_lists_it)
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
+// A race that never raced proves nothing: one client in one worker never has
+// two lookups of a user in flight, so the trial is unknown and says why,
+// although every invariant holds of what did happen.
+BOOST_AUTO_TEST_CASE(a_scenario_that_did_not_exercise_its_claim_is_unknown) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto spec = fs::path(out.path()) / "no_race.toml";
+  std::ofstream(spec) << R"(users = 20
+trials = 1
+[options]
+workers = 1
+clients = 1
+[scenarios.concurrent_duplicate_lookups]
+users = 3
+rounds = 1
+)";
+  const auto run_dir = fs::path(out.path()) / "run";
+  const auto result =
+      test::run_orgquake({"run", "--spec", spec.string(), "--seed", "4", "--out", run_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 2);
+  const auto trial = read_json(run_dir / "results.json").at("trials").at(0);
+  BOOST_TEST(trial.at("verdict") == "unknown");
+  BOOST_TEST(trial.value("error", "")
+                 .find("concurrent_duplicate_lookups did not exercise its "
+                       "claim: no two lookups of one user were ever in "
+                       "flight at once") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// An option that no scenario of the trial reads would be ignored in silence;
+// it is refused in one line that says who does read it, before anything starts.
+BOOST_AUTO_TEST_CASE(an_option_no_scenario_reads_is_one_line_naming_who_reads_it) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto spec = fs::path(out.path()) / "unread.toml";
+  std::ofstream(spec) << "trials = 1\n[scenarios.lock_holder_pause]\nclients = 4\n";
+  const auto run_dir = fs::path(out.path()) / "run";
+  const auto result = test::run_orgquake(
+      {"run", "--spec", spec.string(), "--out", run_dir.string()}, runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  BOOST_TEST(result.err.find("unknown option \"clients\"") != std::string::npos);
+  BOOST_TEST(result.err.find("clients is an option of scenarios") != std::string::npos);
+  BOOST_TEST(result.out.find("services ready") == std::string::npos);
+  BOOST_TEST(!fs::exists(run_dir));
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
 // The gate catches the naive migrator: duplicate lookups race past its
 // unlocked path, and the run says so with evidence, exit code 1 and the
 // command that replays each failing trial.

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "engine/interleaving.hpp"
+#include "engine/option_reader.hpp"
 #include "engine/options.hpp"
 #include "engine/scenario.hpp"
 #include "invariants/invariant.hpp"
@@ -23,26 +24,42 @@ namespace {
 
 // Two scenarios of the test's own, so that the suite rules can be exercised
 // without the real scenarios (which need servers to run). Neither runs.
-struct TestAlpha : engine::Scenario {
+// Each reads its options into a struct, as the real ones do: the reads are
+// what it declares.
+struct AlphaSettings {
+  int clients, pause_ms;
+  double ratio;
+  std::string mode;
+};
+struct TestAlpha : engine::ScenarioOf<AlphaSettings> {
   std::string_view name() const override { return "test_alpha"; }
   std::string_view description() const override { return "first test scenario"; }
-  std::vector<OptionSpec> options() const override {
-    return {{"pause_ms", 1500, "how long the holder pauses", 100.0, 60000.0, {}},
-            {"ratio", 0.5, "share of lookups", 0.0, 1.0, {}},
-            {"mode", "a", "which mode", std::nullopt, std::nullopt, {"a", "b"}}};
+  AlphaSettings read(engine::OptionReader& o) const override {
+    return {o.common_count("clients"),
+            o.count("pause_ms", 1500, 100, 60000, "how long the holder pauses"),
+            o.number("ratio", 0.5, 0.0, 1.0, "share of lookups"),
+            o.choice("mode", "a", {"a", "b"}, "which mode")};
   }
-  void run(engine::Trial&) const override { throw std::logic_error("test scenarios do not run"); }
+  void run(engine::Trial&, const AlphaSettings&) const override {
+    throw std::logic_error("test scenarios do not run");
+  }
 };
 
-// Redeclares a common option (clients) with its own default.
-struct TestBeta : engine::Scenario {
+// Reads the common option workers, and declares clients itself, with its
+// own default.
+struct BetaSettings {
+  int workers, burst, clients;
+};
+struct TestBeta : engine::ScenarioOf<BetaSettings> {
   std::string_view name() const override { return "test_beta"; }
   std::string_view description() const override { return "second test scenario"; }
-  std::vector<OptionSpec> options() const override {
-    return {{"burst", 3, "lookups per burst", 1.0, 10.0, {}},
-            {"clients", 64, "client fibers per worker", 1.0, 256.0, {}}};
+  BetaSettings read(engine::OptionReader& o) const override {
+    return {o.common_count("workers"), o.count("burst", 3, 1, 10, "lookups per burst"),
+            o.count("clients", 64, 1, 256, "client fibers per worker")};
   }
-  void run(engine::Trial&) const override { throw std::logic_error("test scenarios do not run"); }
+  void run(engine::Trial&, const BetaSettings&) const override {
+    throw std::logic_error("test scenarios do not run");
+  }
 };
 
 engine::SuiteSpec parse(std::string_view toml) {
@@ -72,11 +89,12 @@ void check_error(std::string_view toml, const std::vector<std::string>& parts) {
   }
 }
 
+// A common option or a trial option, by name.
 const OptionSpec& common(std::string_view name) {
-  for (const auto& option : engine::common_options()) {
-    if (option.name == name) return option;
+  for (const auto* options : {&engine::common_options(), &engine::trial_options()}) {
+    if (const auto* option = engine::find_option(*options, name)) return *option;
   }
-  throw std::logic_error("no common option " + std::string(name));
+  throw std::logic_error("no common or trial option " + std::string(name));
 }
 
 std::string some_invariant() {
@@ -111,23 +129,49 @@ ORGQUAKE_REGISTER_SCENARIO(TestBeta);
 BOOST_AUTO_TEST_SUITE(options, *boost::unit_test::label("fast"))
 
 BOOST_AUTO_TEST_CASE(common_options_are_the_documented_ones) {
+  // The common options: each scenario declares those it reads.
   std::vector<std::string> names;
   for (const auto& option : engine::common_options()) names.push_back(option.name);
+  BOOST_TEST(names == (std::vector<std::string>{"workers", "clients", "users"}),
+             boost::test_tools::per_element());
+  // The trial options: the engine reads them for every scenario.
+  names.clear();
+  for (const auto& option : engine::trial_options()) names.push_back(option.name);
   const std::vector<std::string> expected{
-      "workers",          "clients",           "users",
-      "strategy",         "fast_path",         "lock_ttl_ms",
-      "lock_max_wait_ms", "recovery_bound_ms", "liveness_bound_ms",
-      "run_timeout_ms",   "interleaving"};
+      "strategy",          "fast_path",         "lock_ttl_ms",    "lock_max_wait_ms",
+      "recovery_bound_ms", "liveness_bound_ms", "run_timeout_ms", "interleaving"};
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   BOOST_TEST(common("workers").default_value == json(4));
   BOOST_TEST(common("strategy").default_value == json("joined"));
   BOOST_TEST(common("fast_path").default_value == json(true));
   BOOST_TEST(*common("run_timeout_ms").max == 3600000.0);
   // Every default passes its own check.
-  for (const auto& option : engine::common_options()) {
-    BOOST_TEST_INFO(option.name);
-    BOOST_TEST(!engine::check_option(option, option.default_value));
+  for (const auto* options : {&engine::common_options(), &engine::trial_options()}) {
+    for (const auto& option : *options) {
+      BOOST_TEST_INFO(option.name);
+      BOOST_TEST(!engine::check_option(option, option.default_value));
+    }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_scenario_declares_exactly_what_it_reads) {
+  const auto* alpha = engine::find_scenario("test_alpha");
+  const auto* beta = engine::find_scenario("test_beta");
+  BOOST_REQUIRE(alpha && beta);
+  std::vector<std::string> names;
+  for (const auto& option : alpha->options()) names.push_back(option.name);
+  BOOST_TEST(names == (std::vector<std::string>{"clients", "pause_ms", "ratio", "mode"}),
+             boost::test_tools::per_element());
+  // Declared: the trial options, then the scenario's reads in read order.
+  names.clear();
+  for (const auto& option : engine::declared_options(*beta)) names.push_back(option.name);
+  BOOST_TEST(names.size() == engine::trial_options().size() + 3);
+  BOOST_TEST(names.front() == "strategy");
+  BOOST_TEST((std::vector<std::string>(names.end() - 3, names.end()) ==
+              std::vector<std::string>{"workers", "burst", "clients"}),
+             boost::test_tools::per_element());
+  // Its own redeclaration of clients keeps its own default.
+  BOOST_TEST(engine::find_option(beta->options(), "clients")->default_value == json(64));
 }
 
 BOOST_AUTO_TEST_CASE(check_option_explains_in_one_line) {
@@ -159,17 +203,31 @@ BOOST_AUTO_TEST_CASE(check_option_explains_in_one_line) {
   BOOST_TEST(!engine::check_option(any, json(-5)));
 }
 
-BOOST_AUTO_TEST_CASE(accessors_reject_undeclared_names_and_wrong_types) {
-  const auto options = engine::resolve_options(engine::common_options(), {});
-  BOOST_TEST(options.integer("workers") == 4);
-  BOOST_TEST(options.number("workers") == 4.0);
-  BOOST_TEST(options.boolean("fast_path"));
-  BOOST_TEST(options.string("strategy") == "joined");
-  BOOST_CHECK_THROW(options.integer("nope"), std::logic_error);
-  BOOST_CHECK_THROW(options.integer("strategy"), std::logic_error);
-  BOOST_CHECK_THROW(options.boolean("workers"), std::logic_error);
-  BOOST_CHECK_THROW(options.string("fast_path"), std::logic_error);
-  BOOST_CHECK_THROW(options.number("fast_path"), std::logic_error);
+BOOST_AUTO_TEST_CASE(a_reader_returns_typed_values_and_rejects_undeclared_names) {
+  const json layer{{"workers", 7}, {"lock_ttl_ms", 1500}, {"fast_path", false}};
+  std::vector<OptionSpec> declared = engine::trial_options();
+  declared.push_back(common("workers"));
+  const auto options = engine::resolve_options(declared, {&layer});
+  BOOST_TEST(options.value("workers") == json(7));
+  BOOST_CHECK_THROW(options.value("nope"), std::logic_error);
+  engine::OptionReader reading(options);
+  BOOST_TEST(reading.common_count("workers") == 7);
+  const auto settings = engine::TrialSettings::read(reading);
+  BOOST_TEST(settings.lock_ttl.count() == 1500);
+  BOOST_TEST(!settings.fast_path);
+  BOOST_TEST(settings.strategy == "joined");
+  BOOST_TEST(settings.run_timeout.count() == 30000);
+  // A read of an option the trial never resolved is a bug in the reader's code.
+  BOOST_CHECK_THROW(reading.count("burst", 3, 1, 10, "lookups per burst"), std::logic_error);
+  // So are an option read twice and a duration not named ..._ms.
+  engine::OptionReader declaring;
+  declaring.count("rounds", 2, 1, 9, "rounds");
+  BOOST_CHECK_THROW(declaring.count("rounds", 2, 1, 9, "rounds"), std::logic_error);
+  BOOST_CHECK_THROW(declaring.duration("pause", 5, 0, 9, "pause"), std::logic_error);
+  BOOST_CHECK_THROW(declaring.common_count("strategy"), std::logic_error);
+  // Declaring, a read gives its default.
+  BOOST_TEST(declaring.flag("on", true, "a flag"));
+  BOOST_TEST(declaring.choice("mode", "b", {"a", "b"}, "mode") == "b");
 }
 
 BOOST_AUTO_TEST_CASE(resolve_layers_defaults_suite_then_scenario) {
@@ -179,18 +237,18 @@ BOOST_AUTO_TEST_CASE(resolve_layers_defaults_suite_then_scenario) {
   BOOST_REQUIRE(beta && alpha);
   const auto b = engine::resolve_options(engine::declared_options(*beta),
                                          {&spec.options, &spec.scenarios[0].overrides});
-  BOOST_TEST(b.integer("run_timeout_ms") == 30000);  // common default
-  BOOST_TEST(b.integer("clients") == 64);            // scenario default over common default
-  BOOST_TEST(b.integer("workers") == 8);             // [options] over defaults
-  BOOST_TEST(b.integer("lock_ttl_ms") == 3000);      // [scenarios.X] over [options]
-  BOOST_TEST(b.integer("burst") == 5);
+  BOOST_TEST(b.value("run_timeout_ms") == json(30000));  // trial option default
+  BOOST_TEST(b.value("clients") == json(64));            // the scenario declares its own default
+  BOOST_TEST(b.value("workers") == json(8));             // [options] over defaults
+  BOOST_TEST(b.value("lock_ttl_ms") == json(3000));      // [scenarios.X] over [options]
+  BOOST_TEST(b.value("burst") == json(5));
   const auto a = engine::resolve_options(engine::declared_options(*alpha),
                                          {&spec.options, &spec.scenarios[1].overrides});
-  BOOST_TEST(a.integer("clients") == 16);
-  BOOST_TEST(a.integer("lock_ttl_ms") == 2000);
-  BOOST_TEST(a.integer("pause_ms") == 1500);
+  BOOST_TEST(a.value("clients") == json(16));
+  BOOST_TEST(a.value("lock_ttl_ms") == json(2000));
+  BOOST_TEST(a.value("pause_ms") == json(1500));
   // A float option given as an integer is recorded as a float.
-  BOOST_TEST(a.number("ratio") == 1.0);
+  BOOST_TEST(a.value("ratio").get<double>() == 1.0);
   BOOST_TEST(a.json().at("ratio").is_number_float());
   // Options of other scenarios are no business of this one.
   BOOST_TEST(!a.json().contains("burst"));
@@ -258,15 +316,32 @@ BOOST_AUTO_TEST_CASE(an_unknown_option_names_the_options_of_the_suite) {
 
 BOOST_AUTO_TEST_CASE(an_option_of_another_scenario_names_its_owner) {
   check_error("[scenarios.test_alpha]\nburst = 2\n[scenarios.test_beta]\n",
-              {"[scenarios.test_alpha]", "unknown option \"burst\"", "pause_ms", "workers",
-               "scenario test_beta"});
+              {"[scenarios.test_alpha]", "unknown option \"burst\"", "pause_ms", "clients",
+               "strategy", "scenario test_beta"});
+}
+
+BOOST_AUTO_TEST_CASE(a_common_option_that_no_scenario_of_the_trial_reads_is_refused) {
+  // test_alpha reads clients but not workers: workers in its table would be
+  // silently ignored, so it is an error naming who does read it.
+  check_error("[scenarios.test_alpha]\nworkers = 2\n[scenarios.test_beta]\n",
+              {"[scenarios.test_alpha]", "unknown option \"workers\"", "clients",
+               "workers is an option of scenario test_beta"});
+  // In [options], a key that no scenario of the suite reads.
+  check_error("[options]\nworkers = 2\n[scenarios.test_alpha]\n",
+              {"[options]", "unknown option \"workers\"", "scenario test_beta"});
+  check_error("[options]\nusers = 2\n[scenarios.test_alpha]\n[scenarios.test_beta]\n",
+              {"[options]", "unknown option \"users\""});
+  // Read by one scenario of the suite is enough for [options].
+  BOOST_TEST(
+      parse("[options]\nworkers = 2\n[scenarios.test_alpha]\n[scenarios.test_beta]\n").options ==
+      (json{{"workers", 2}}));
 }
 
 BOOST_AUTO_TEST_CASE(a_value_of_the_wrong_type_or_range_is_rejected) {
-  check_error("[options]\nworkers = \"four\"\n[scenarios.test_alpha]\n",
+  check_error("[options]\nworkers = \"four\"\n[scenarios.test_beta]\n",
               {R"([options] workers: expected an integer from 1 to 32, got "four")"});
-  check_error("[scenarios.test_alpha]\nworkers = 64\n",
-              {"[scenarios.test_alpha] workers: expected an integer from 1 to 32, got 64"});
+  check_error("[scenarios.test_beta]\nworkers = 64\n",
+              {"[scenarios.test_beta] workers: expected an integer from 1 to 32, got 64"});
   check_error("[scenarios.test_alpha]\nmode = \"c\"\n", {"mode: expected one of a, b"});
   check_error("[scenarios.test_alpha]\nfast_path = 1\n", {"fast_path: expected true or false"});
   // [options] must suit every scenario that declares the key.

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "fakes/fault_injector.hpp"
+#include "faults/fault_plan.hpp"
 #include "faults/service_faults.hpp"
 #include "faults/stacked_faults.hpp"
 #include "faults/worker_faults.hpp"
@@ -286,4 +287,105 @@ BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_is_one_line_naming_where_and_what) {
   }
   BOOST_TEST(faults::check_stacked_faults(json::object(), "spec: faults").find("list") !=
              std::string::npos);
+}
+
+// ---- The fault plan: timed faults on a made-up clock, in plan order.
+
+BOOST_AUTO_TEST_CASE(a_fault_plan_fires_timed_faults_in_plan_order_on_its_clock) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  using Clock = faults::FaultPlan::Clock;
+  const Clock::time_point t0{};
+  auto outage = std::make_unique<faults::RedisOutage>();
+  outage->timing = {100ms, 50ms};
+  auto lag = std::make_unique<faults::StripeSearchLag>(900ms);
+  lag->timing = {100ms, std::nullopt};  // due with the outage: after it, in plan order
+  auto kill = std::make_unique<faults::BackendKill>();
+  kill->timing = {30ms, std::nullopt};
+  plan.add(std::move(outage));
+  plan.add(std::move(lag));
+  plan.add(std::move(kill));
+  BOOST_TEST(plan.entries().size() == 3u);
+  BOOST_TEST(plan.entries()[0].at("kind") == "redis_outage");
+
+  // Nothing fires before the clock starts, however late it is.
+  BOOST_TEST(!plan.fire_due(target, t0 + 1s).has_value());
+  BOOST_TEST(target.calls.empty());
+  plan.start_clock(t0);
+  BOOST_TEST(plan.timed_pending());
+  BOOST_TEST((plan.fire_due(target, t0 + 10ms) == t0 + 30ms));
+  BOOST_TEST(target.calls.empty());
+  BOOST_TEST((plan.fire_due(target, t0 + 30ms) == t0 + 100ms));
+  BOOST_TEST(target.calls == (std::vector<std::string>{"terminate", "record backend_kill"}),
+             boost::test_tools::per_element());
+  target.calls.clear();
+  // Both due at 100 ms: the outage (planned first), then the lag; the next
+  // moment is the outage's heal, 50 ms after it was injected.
+  BOOST_TEST((plan.fire_due(target, t0 + 100ms) == t0 + 150ms));
+  BOOST_TEST(target.calls == (std::vector<std::string>{"record redis_stop", "stop redis",
+                                                       "record stripe_search_lag", "lag 900"}),
+             boost::test_tools::per_element());
+  target.calls.clear();
+  BOOST_TEST(!plan.fire_due(target, t0 + 150ms).has_value());
+  BOOST_TEST(target.calls == (std::vector<std::string>{"start redis", "record redis_start"}),
+             boost::test_tools::per_element());
+  // The lag lasts until the heal phase; nothing timed is left to play out.
+  BOOST_TEST(!plan.timed_pending());
+  target.calls.clear();
+  plan.heal_all(target);
+  BOOST_TEST(target.calls == (std::vector<std::string>{"lag 0", "record stripe_search_lag"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_held_fault_clock_starts_only_when_started) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  auto kill = std::make_unique<faults::BackendKill>();
+  kill->timing = {0ms, std::nullopt};
+  plan.add(std::move(kill));
+  plan.hold_clock();
+  BOOST_TEST(plan.clock_held());
+  BOOST_TEST(!plan.clock_started());
+  BOOST_TEST(!plan.fire_due(target, faults::FaultPlan::Clock::time_point{} + 1h).has_value());
+  plan.start_clock(faults::FaultPlan::Clock::time_point{} + 2h);
+  BOOST_TEST(!plan.clock_held());
+  plan.fire_due(target, faults::FaultPlan::Clock::time_point{} + 2h);
+  BOOST_TEST(target.calls.front() == "terminate");
+}
+
+BOOST_AUTO_TEST_CASE(a_fault_plan_heals_newest_first_and_refuses_what_it_cannot_run) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  auto& litellm = plan.add(std::make_unique<faults::HttpFault>("litellm", http_spec()));
+  auto& stripe = plan.add(std::make_unique<faults::HttpFault>("stripe", http_spec()));
+  plan.inject(litellm, target, {}, {});
+  plan.inject(stripe, target, {}, {});
+  BOOST_CHECK_THROW(plan.inject(stripe, target, {}, {}), std::logic_error);
+  target.calls.clear();
+  plan.heal_all(target);
+  BOOST_TEST(
+      target.calls == (std::vector<std::string>{"remove stripe 8", "record http_fault_healed",
+                                                "remove litellm 7", "record http_fault_healed"}),
+      boost::test_tools::per_element());
+  target.calls.clear();
+  plan.heal_all(target);  // healed once, not twice
+  BOOST_TEST(target.calls.empty());
+
+  faults::BackendKill stray;
+  BOOST_CHECK_THROW(plan.inject(stray, target, {}, {}), std::logic_error);
+  // A fault aimed at a worker has no worker to aim at on the clock.
+  auto crash = std::make_unique<faults::WorkerCrash>("migrate.before_commit", "u1");
+  crash->timing.at = 10ms;
+  BOOST_CHECK_THROW(plan.add(std::move(crash)), std::logic_error);
+
+  // A fault that cannot act says which entry of the plan it is.
+  RecordingTarget external;
+  external.embedded = false;
+  auto& outage = plan.add(std::make_unique<faults::RedisOutage>());
+  try {
+    plan.inject(outage, external, {}, {});
+    BOOST_FAIL("expected the outage to refuse an external Redis");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).starts_with("fault 2 of the plan (redis_outage): "));
+  }
 }

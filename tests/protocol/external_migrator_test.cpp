@@ -144,7 +144,6 @@ BOOST_AUTO_TEST_CASE(declared_in_a_spec_runs_valid_and_replays_the_same) {
   const fs::path spec = fs::path(dir.path()) / "own.toml";
   const auto relative = fs::relative(source / "migrator/python", dir.path()).string();
   std::ofstream(spec) << "users = 30\ntrials = 1\nmigrator = \"our_python\"\n"
-                      << "[options]\nworkers = 2\nclients = 4\n"
                       << "[migrators.our_python]\n"
                       << "command = [\"/usr/bin/python3\", \"-m\", \"py_reference\"]\n"
                       << "working_directory = \"" << relative << "\"\n"

@@ -1,0 +1,104 @@
+#include "faults/fault_plan.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "core/interrupt.hpp"
+
+namespace orgquake::faults {
+
+Fault& FaultPlan::add(std::unique_ptr<Fault> fault) {
+  if (fault->timing.at && fault->needs_site()) {
+    throw std::logic_error(std::string(fault->kind()) + " acts on a worker and cannot be timed");
+  }
+  Planned planned;
+  planned.index = static_cast<int>(entries_.size());
+  entries_.push_back(fault->plan());
+  planned.fault = std::move(fault);
+  faults_.push_back(std::move(planned));
+  return *faults_.back().fault;
+}
+
+FaultPlan::Planned& FaultPlan::find(Fault& fault) {
+  for (auto& planned : faults_) {
+    if (planned.fault.get() == &fault) return planned;
+  }
+  throw std::logic_error(std::string(fault.kind()) +
+                         " was not planned: plan a fault before it acts");
+}
+
+void FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
+                       Clock::time_point now) {
+  Planned& p = find(fault);
+  if (p.injected) {
+    throw std::logic_error(
+        fmt::format("fault {} of the plan ({}) injected twice", p.index, fault.kind()));
+  }
+  p.injected = true;
+  p.injected_at = now;
+  try {
+    fault.inject(target, site);
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    // Which entry of the plan could not act, so that the line in the
+    // results leads to it.
+    throw std::runtime_error(
+        fmt::format("fault {} of the plan ({}): {}", p.index, fault.kind(), e.what()));
+  }
+  if (!fault.lasting()) p.healed = true;
+}
+
+void FaultPlan::heal(Fault& fault, FaultTarget& target) {
+  Planned& p = find(fault);
+  if (!p.injected || p.healed) return;
+  p.healed = true;
+  fault.heal(target);
+}
+
+void FaultPlan::start_clock(Clock::time_point now) {
+  held_ = false;
+  if (!clock_) clock_ = now;
+}
+
+std::optional<FaultPlan::Clock::time_point> FaultPlan::fire_due(FaultTarget& target,
+                                                                Clock::time_point now) {
+  if (!clock_) return std::nullopt;
+  std::optional<Clock::time_point> next;
+  const auto soonest = [&](Clock::time_point at) { next = next ? std::min(*next, at) : at; };
+  for (auto& p : faults_) {
+    const auto& timing = p.fault->timing;
+    if (!timing.at) continue;
+    if (!p.injected) {
+      const auto due = *clock_ + *timing.at;
+      if (now < due) {
+        soonest(due);
+        continue;
+      }
+      inject(*p.fault, target, {}, now);
+    }
+    if (!p.healed && timing.lasting) {
+      const auto due = p.injected_at + *timing.lasting;
+      if (now < due) {
+        soonest(due);
+        continue;
+      }
+      heal(*p.fault, target);
+    }
+  }
+  return next;
+}
+
+bool FaultPlan::timed_pending() const {
+  return std::any_of(faults_.begin(), faults_.end(), [](const Planned& p) {
+    return p.fault->timing.at && (!p.injected || (!p.healed && p.fault->timing.lasting));
+  });
+}
+
+void FaultPlan::heal_all(FaultTarget& target) {
+  for (auto it = faults_.rbegin(); it != faults_.rend(); ++it) heal(*it->fault, target);
+}
+
+}  // namespace orgquake::faults

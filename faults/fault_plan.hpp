@@ -1,0 +1,78 @@
+#pragma once
+
+// A trial's fault plan: the fault objects it plans, in order, each with
+// where it stands (injected, healed), and the fault clock that timed faults
+// fire on. The plan's entries (`entries()`) are what results.json keeps and
+// `repro` compares: what is planned is exactly what runs.
+//
+// It acts on a FaultTarget and is handed the time, so that tests drive it
+// with a recording target and a made-up clock (tests/faults/).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "faults/fault.hpp"
+
+namespace orgquake::faults {
+
+class FaultPlan {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// Plans `fault` after those planned before. Throws std::logic_error for
+  /// a timed fault that needs a site (a worker): the clock cannot name one.
+  Fault& add(std::unique_ptr<Fault> fault);
+  /// A plan entry that is not a fault object: the interleaving the
+  /// failpoint gate enforces.
+  void add_entry(nlohmann::json entry) { entries_.push_back(std::move(entry)); }
+
+  /// Injects a planned fault now. Throws std::logic_error for a fault that
+  /// was not planned, or one injected twice.
+  void inject(Fault& fault, FaultTarget& target, const FaultSite& site, Clock::time_point now);
+  /// Heals a planned fault in force; nothing otherwise.
+  void heal(Fault& fault, FaultTarget& target);
+
+  /// Timed faults count from the clock's start. Held, it does not start
+  /// until start_clock() is called again after release (a scenario with a
+  /// prelude holds it until its main part begins).
+  void hold_clock() { held_ = true; }
+  bool clock_held() const { return held_; }
+  /// Starts the clock at `now` unless it has started already.
+  void start_clock(Clock::time_point now);
+  bool clock_started() const { return clock_.has_value(); }
+
+  /// Injects and heals the timed faults due at `now`, in plan order (two
+  /// due at once act in a replayable order); returns the next moment one
+  /// is due, if any. Nothing before the clock starts.
+  std::optional<Clock::time_point> fire_due(FaultTarget& target, Clock::time_point now);
+  /// Whether a timed fault has yet to play out its plan (to be injected,
+  /// or healed after its `lasting`).
+  bool timed_pending() const;
+  /// Heals every fault still in force, newest first: a later fault may
+  /// stand on an earlier one.
+  void heal_all(FaultTarget& target);
+
+  /// The plan's entries, in plan order.
+  const nlohmann::json& entries() const { return entries_; }
+  std::size_t size() const { return faults_.size(); }
+
+ private:
+  struct Planned {
+    std::unique_ptr<Fault> fault;
+    int index = 0;  ///< among the plan's entries
+    bool injected = false, healed = false;
+    Clock::time_point injected_at{};
+  };
+  Planned& find(Fault& fault);
+
+  std::vector<Planned> faults_;
+  nlohmann::json entries_ = nlohmann::json::array();
+  std::optional<Clock::time_point> clock_;
+  bool held_ = false;
+};
+
+}  // namespace orgquake::faults
