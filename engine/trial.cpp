@@ -10,6 +10,8 @@
 #include "core/interrupt.hpp"
 #include "engine/interleaving.hpp"
 #include "engine/scenario.hpp"
+#include "fakes/litellm_fake.hpp"
+#include "fakes/stripe_fake.hpp"
 #include "services/redis_connection.hpp"
 #include "worker/worker_protocol.hpp"
 #include "world/load_fakes.hpp"

@@ -33,8 +33,6 @@
 #include "engine/options.hpp"
 #include "engine/worker_fleet.hpp"
 #include "fakes/fault_injector.hpp"
-#include "fakes/litellm_fake.hpp"
-#include "fakes/stripe_fake.hpp"
 #include "faults/fault.hpp"
 #include "faults/fault_plan.hpp"
 #include "history/history.hpp"
@@ -42,6 +40,13 @@
 #include "worker/worker_plan.hpp"
 #include "world/trial_database.hpp"
 #include "world/world.hpp"
+
+// Declared only: the fakes' headers bring Boost.Beast, and this header is
+// read by every scenario.
+namespace orgquake::fakes {
+class LitellmFake;
+class StripeFake;
+}  // namespace orgquake::fakes
 
 namespace orgquake::engine {
 

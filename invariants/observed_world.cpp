@@ -1,5 +1,8 @@
 #include "invariants/observed_world.hpp"
 
+#include "fakes/litellm_fake.hpp"
+#include "fakes/stripe_fake.hpp"
+
 namespace orgquake::invariants {
 
 StripeSnapshot snapshot(fakes::StripeFake& stripe) {

@@ -3,11 +3,18 @@
 #include <vector>
 
 #include "fakes/ledger.hpp"
-#include "fakes/litellm_fake.hpp"
-#include "fakes/stripe_fake.hpp"
+#include "fakes/litellm_state.hpp"
+#include "fakes/stripe_state.hpp"
 #include "history/history.hpp"
 #include "migrator/io/pg_connection.hpp"
 #include "world/world.hpp"
+
+// Declared only: the fakes' headers bring Boost.Beast, which a header read
+// by every invariant should not.
+namespace orgquake::fakes {
+class LitellmFake;
+class StripeFake;
+}  // namespace orgquake::fakes
 
 namespace orgquake::invariants {
 

@@ -1,5 +1,8 @@
 #include "world/load_fakes.hpp"
 
+#include "fakes/litellm_fake.hpp"
+#include "fakes/stripe_fake.hpp"
+
 namespace orgquake::world {
 
 using fakes::LitellmFake;

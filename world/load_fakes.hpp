@@ -1,8 +1,11 @@
 #pragma once
 
-#include "fakes/litellm_fake.hpp"
-#include "fakes/stripe_fake.hpp"
 #include "world/world.hpp"
+
+namespace orgquake::fakes {
+class LitellmFake;
+class StripeFake;
+}  // namespace orgquake::fakes
 
 namespace orgquake::world {
 

@@ -1,11 +1,18 @@
 #include <set>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "tests/fakes/stripe_fixture.hpp"
 
 using namespace orgquake::fakes;
 using namespace orgquake::fakes::test;
+using tcp = boost::asio::ip::tcp;
 
 BOOST_AUTO_TEST_SUITE(http_robustness, *boost::unit_test::label("fakes"))
 

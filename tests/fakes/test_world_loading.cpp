@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "fakes/litellm_fake.hpp"
+#include "fakes/stripe_fake.hpp"
 #include "tests/fakes/http_test_client.hpp"
 #include "world/load_fakes.hpp"
 
