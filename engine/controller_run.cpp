@@ -146,6 +146,13 @@ std::vector<InvariantResult> check(Trial& trial, const world::World& world,
   return results;
 }
 
+/// Adds one reason why the trial has no verdict of its own; a trial with
+/// any is unknown unless an invariant found it invalid.
+void add_reason(TrialResult& result, const std::string& reason) {
+  if (!result.error.empty()) result.error += "; ";
+  result.error += reason;
+}
+
 TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned,
                       const SuiteSpec& spec,
                       const std::vector<const invariants::Invariant*>& selected) {
@@ -195,8 +202,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   } catch (const Interrupted&) {
     throw;
   } catch (const std::exception& e) {
-    if (!result.error.empty()) result.error += "; ";
-    result.error += fmt::format("the heal and liveness phases stopped: {}", e.what());
+    add_reason(result, fmt::format("the heal and liveness phases stopped: {}", e.what()));
   }
   trial.history().finish();
   try {
@@ -206,19 +212,16 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   } catch (const std::exception& e) {
     // The end state could not be read (the database connection, a fake's
     // snapshot): nothing was judged.
-    if (!result.error.empty()) result.error += "; ";
-    result.error += fmt::format("the checks could not run: {}", e.what());
+    add_reason(result, fmt::format("the checks could not run: {}", e.what()));
   }
 
   // A scenario that did not exercise its claim has earned no verdict of
   // valid: what it would have shown never happened.
   for (const auto& why : trial.unexercised()) {
-    if (!result.error.empty()) result.error += "; ";
-    result.error += fmt::format("{} did not exercise its claim: {}", result.scenario, why);
+    add_reason(result, fmt::format("{} did not exercise its claim: {}", result.scenario, why));
   }
   for (const auto& violation : trial.protocol_violations()) {
-    if (!result.error.empty()) result.error += "; ";
-    result.error += violation;
+    add_reason(result, violation);
   }
   result.verdict = result.error.empty() ? Validity::valid : Validity::unknown;
   for (const auto& invariant : result.invariants) {
