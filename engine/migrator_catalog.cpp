@@ -56,7 +56,7 @@ std::string read_text(const json& value, const std::string& where) {
   return expand_root(value.get<std::string>());
 }
 
-std::string join(const std::vector<std::string>& names) {
+std::string comma_separated(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
   return out;
@@ -240,7 +240,7 @@ const MigratorDeclaration& MigratorCatalog::find(std::string_view name) const {
   throw UsageError(fmt::format(
       "unknown migrator \"{}\"; migrators: {} (declare your own in a TOML file given with "
       "--migrators, see docs/worker-protocol.md)",
-      name, join(names())));
+      name, comma_separated(names())));
 }
 
 WorkerCommand worker_command(const MigratorDeclaration& declaration, const fs::path& self) {

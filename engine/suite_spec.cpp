@@ -47,7 +47,7 @@ const std::vector<std::string>& toml_keys() {
   throw UsageError(fmt::format("{}: {}", source, message));
 }
 
-std::string join(const std::vector<std::string>& names) {
+std::string comma_separated_or_none(const std::vector<std::string>& names) {
   if (names.empty()) return "(none)";
   std::string out;
   for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
@@ -94,7 +94,8 @@ std::string belongs_hint(std::string_view option) {
   const auto owners = scenarios_declaring(option);
   if (owners.empty()) return "";
   return fmt::format("; {} is an option of {} {}", option,
-                     owners.size() == 1 ? "scenario" : "scenarios", join(owners));
+                     owners.size() == 1 ? "scenario" : "scenarios",
+                     comma_separated_or_none(owners));
 }
 
 // ---- Fields that the TOML form and the JSON form (to_json) share ----------
@@ -173,14 +174,14 @@ void validate_names(const SuiteSpec& spec) {
       fail(spec.source,
            fmt::format("migrator: unknown migrator \"{}\"; migrators: {} (declare your own in a "
                        "[migrators.NAME] table)",
-                       *spec.migrator, join(known)));
+                       *spec.migrator, comma_separated_or_none(known)));
     }
   }
   for (std::size_t i = 0; i < spec.invariants.size(); ++i) {
     const auto& name = spec.invariants[i];
     if (invariants::find_invariant(name) == nullptr) {
       fail(spec.source, fmt::format("invariants: unknown invariant \"{}\"; invariants: {}", name,
-                                    join(invariant_names())));
+                                    comma_separated_or_none(invariant_names())));
     }
     if (std::find(spec.invariants.begin(), spec.invariants.begin() + i, name) !=
         spec.invariants.begin() + i) {
@@ -190,13 +191,13 @@ void validate_names(const SuiteSpec& spec) {
   if (spec.scenarios.empty()) {
     fail(spec.source, fmt::format("no scenarios; add a [scenarios.NAME] table for each scenario "
                                   "to run (scenarios: {})",
-                                  join(scenario_names())));
+                                  comma_separated_or_none(scenario_names())));
   }
   for (std::size_t i = 0; i < spec.scenarios.size(); ++i) {
     const auto& name = spec.scenarios[i].scenario;
     if (find_scenario(name) == nullptr) {
-      fail(spec.source,
-           fmt::format("unknown scenario \"{}\"; scenarios: {}", name, join(scenario_names())));
+      fail(spec.source, fmt::format("unknown scenario \"{}\"; scenarios: {}", name,
+                                    comma_separated_or_none(scenario_names())));
     }
     for (std::size_t j = 0; j < i; ++j) {
       if (spec.scenarios[j].scenario == name) {
@@ -238,7 +239,7 @@ void validate_suite_options(const SuiteSpec& spec) {
         }
       }
       fail(spec.source, fmt::format("[options]: unknown option \"{}\"; options of this suite: {}{}",
-                                    key, join(known), belongs_hint(key)));
+                                    key, comma_separated_or_none(known), belongs_hint(key)));
     }
   }
 }
@@ -261,7 +262,7 @@ void validate_overrides(const SuiteSpec& spec) {
       if (option == nullptr) {
         fail(spec.source,
              fmt::format("{}: unknown option \"{}\"; {} takes: {}{}", table, key, entry.scenario,
-                         join(option_names(declared)), belongs_hint(key)));
+                         comma_separated_or_none(option_names(declared)), belongs_hint(key)));
       }
       if (auto error = check_option(*option, value)) {
         fail(spec.source, fmt::format("{} {}", table, *error));
@@ -451,7 +452,8 @@ SuiteSpec parse_suite_spec(std::string_view toml_text, std::string source, std::
     } else if (is_shared_field(k)) {
       read_shared_field(spec, k, toml_to_json(node, spec.source, k));
     } else {
-      fail(spec.source, fmt::format("unknown key \"{}\"; allowed keys: {}", k, join(toml_keys())));
+      fail(spec.source, fmt::format("unknown key \"{}\"; allowed keys: {}", k,
+                                    comma_separated_or_none(toml_keys())));
     }
   }
   validate(spec);
@@ -484,7 +486,8 @@ SuiteSpec load_suite(std::string_view name) {
       return parse_suite_spec(file.content, fmt::format("suite {}", name), std::string(name));
     }
   }
-  throw UsageError(fmt::format("unknown suite \"{}\"; suites: {}", name, join(suite_names())));
+  throw UsageError(fmt::format("unknown suite \"{}\"; suites: {}", name,
+                               comma_separated_or_none(suite_names())));
 }
 
 std::vector<std::string> suite_names() {

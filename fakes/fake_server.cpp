@@ -5,18 +5,10 @@
 
 #include "core/error.hpp"
 #include "fakes/form_decoding.hpp"
+#include "fakes/request_target.hpp"
 
 namespace orgquake::fakes {
 namespace {
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-std::string_view query_of(std::string_view target) {
-  const std::size_t q = target.find('?');
-  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-}
 
 Response admin_error(http::status status, const std::string& message) {
   return json_response(status, {{"error", message}});

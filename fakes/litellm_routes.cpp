@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "fakes/form_decoding.hpp"
+#include "fakes/request_target.hpp"
 
 namespace orgquake::fakes {
 namespace {
@@ -41,10 +42,6 @@ Response render(const LlmError& e) {
                                     {"type", e.type},
                                     {"param", e.param.empty() ? "None" : e.param},
                                     {"code", std::to_string(static_cast<int>(e.status))}}}});
-}
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
 }
 
 // ---- reading a JSON body the way pydantic would ----------------------------------
@@ -130,9 +127,9 @@ json key_state(const LlmVirtualKey& key) {
 
 // ---- endpoints ---------------------------------------------------------------------
 
-class Endpoints {
+class LitellmEndpoints {
  public:
-  Endpoints(LitellmState& state, RequestContext& ctx) : s_(state), ctx_(ctx) {}
+  LitellmEndpoints(LitellmState& state, RequestContext& ctx) : s_(state), ctx_(ctx) {}
 
   json user_info(const json&, const Query& q) {
     const std::string id = required_query(q, "user_id");
@@ -642,7 +639,7 @@ class Endpoints {
   RequestContext& ctx_;
 };
 
-using Handler = json (*)(Endpoints&, const json&, const Query&);
+using Handler = json (*)(LitellmEndpoints&, const json&, const Query&);
 
 struct RouteEntry {
   http::verb method;
@@ -650,9 +647,9 @@ struct RouteEntry {
   Handler handler;
 };
 
-#define ORGQUAKE_LLM_ROUTE(verb, path, method)                                             \
-  RouteEntry {                                                                             \
-    verb, path, [](Endpoints& e, const json& b, const Query& q) { return e.method(b, q); } \
+#define ORGQUAKE_LLM_ROUTE(verb, path, method)                                                    \
+  RouteEntry {                                                                                    \
+    verb, path, [](LitellmEndpoints& e, const json& b, const Query& q) { return e.method(b, q); } \
   }
 
 const RouteEntry kRoutes[] = {
@@ -672,11 +669,13 @@ const RouteEntry kRoutes[] = {
     ORGQUAKE_LLM_ROUTE(http::verb::post, "/key/update", key_update),
     ORGQUAKE_LLM_ROUTE(http::verb::get, "/key/info", key_info),
     ORGQUAKE_LLM_ROUTE(http::verb::post, "/key/delete", key_delete),
-    RouteEntry{http::verb::post, "/key/block",
-               [](Endpoints& e, const json& b, const Query& q) { return e.key_block(b, q, true); }},
     RouteEntry{
-        http::verb::post, "/key/unblock",
-        [](Endpoints& e, const json& b, const Query& q) { return e.key_block(b, q, false); }},
+        http::verb::post, "/key/block",
+        [](LitellmEndpoints& e, const json& b, const Query& q) { return e.key_block(b, q, true); }},
+    RouteEntry{http::verb::post, "/key/unblock",
+               [](LitellmEndpoints& e, const json& b, const Query& q) {
+                 return e.key_block(b, q, false);
+               }},
 };
 
 #undef ORGQUAKE_LLM_ROUTE
@@ -693,7 +692,7 @@ const RouteEntry* find_route(http::verb method, std::string_view path) {
 }
 
 /// The key a request presents, from any header LiteLLM reads one from.
-std::optional<std::string> presented_key(const Request& request) {
+std::optional<std::string> litellm_presented_key(const Request& request) {
   for (const char* header :
        {"Authorization", "x-litellm-api-key", "x-api-key", "api-key", "x-goog-api-key"}) {
     const auto it = request.find(header);
@@ -723,7 +722,7 @@ std::optional<Response> LitellmApp::admit(const Request& request, RequestContext
     return render(not_found(fmt::format("Route not found: {} {}",
                                         std::string(request.method_string()), std::string(path))));
   }
-  const auto key = presented_key(request);
+  const auto key = litellm_presented_key(request);
   if (!key || key->empty()) return render(auth_error("No api key passed in."));
   if (*key == options_.master_key) return std::nullopt;
   const LlmVirtualKey* virtual_key = state_.key(*key);
@@ -748,7 +747,7 @@ Response LitellmApp::apply(const Request& request, RequestContext& ctx) {
   try {
     if (is_models_route(path)) {
       std::vector<std::string> models = options_.models;
-      if (const auto key = presented_key(request); key && *key != options_.master_key) {
+      if (const auto key = litellm_presented_key(request); key && *key != options_.master_key) {
         const LlmVirtualKey* k = state_.key(*key);
         if (k != nullptr && !k->models.empty()) models = k->models;
       }
@@ -771,7 +770,7 @@ Response LitellmApp::apply(const Request& request, RequestContext& ctx) {
       }
       if (!body.is_object()) throw bad_request("The JSON body must be an object", "body");
     }
-    Endpoints endpoints(state_, ctx);
+    LitellmEndpoints endpoints(state_, ctx);
     return json_response(http::status::ok, entry->handler(endpoints, body, query));
   } catch (const LlmError& e) {
     return render(e);

@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 
+#include "fakes/request_target.hpp"
 #include "fakes/stripe_search.hpp"
 
 namespace orgquake::fakes {
@@ -58,15 +59,6 @@ Response render(const StripeError& e, std::uint64_t seq) {
                                                  {"param", null_or(e.param)}}}});
   response.set("Request-Id", fmt::format("req_{:014d}", seq));
   return response;
-}
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-std::string_view query_of(std::string_view target) {
-  const std::size_t q = target.find('?');
-  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
 std::vector<std::string_view> segments(std::string_view path) {
@@ -289,9 +281,9 @@ nlohmann::json list_object(const std::vector<const T*>& items, const Page& page,
 
 // ---- endpoints ----------------------------------------------------------------
 
-class Endpoints {
+class StripeEndpoints {
  public:
-  Endpoints(StripeState& state, RequestContext& ctx, std::int64_t search_lag_ms)
+  StripeEndpoints(StripeState& state, RequestContext& ctx, std::int64_t search_lag_ms)
       : state_(state), ctx_(ctx), search_lag_ms_(search_lag_ms) {}
 
   nlohmann::json run(const Route& r, const FormNode& p) {
@@ -599,7 +591,7 @@ std::string masked(std::string_view key) {
 }
 
 /// The key a request presents: "Bearer KEY", or Basic auth with KEY as user.
-std::optional<std::string> presented_key(const Request& request) {
+std::optional<std::string> stripe_presented_key(const Request& request) {
   const auto it = request.find(http::field::authorization);
   if (it == request.end()) return std::nullopt;
   const std::string_view value = it->value();
@@ -636,7 +628,7 @@ Response StripeApp::error(http::status status, const std::string& message) {
 }
 
 std::optional<Response> StripeApp::admit(const Request& request, RequestContext& ctx) {
-  const auto key = presented_key(request);
+  const auto key = stripe_presented_key(request);
   if (!key || key->empty()) {
     return render(
         StripeError{http::status::unauthorized, "invalid_request_error", "",
@@ -729,7 +721,7 @@ Response StripeApp::apply(const Request& request, RequestContext& ctx) {
   try {
     const Route r = route(request.method(), path_of(request.target()));
     const FormNode params = FormNode::parse(params_text(request));
-    Endpoints endpoints(state_, ctx, options_.search_lag_ms);
+    StripeEndpoints endpoints(state_, ctx, options_.search_lag_ms);
     response = json_response(http::status::ok, endpoints.run(r, params));
     response.set("Request-Id", fmt::format("req_{:014d}", ctx.seq));
   } catch (const StripeError& e) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,9 @@ using results::Evidence;
 using results::Validity;
 using results::Verdict;
 using results::VerdictBuilder;
+
+/// How many operations one piece of evidence lists; the rest are counted.
+inline constexpr std::size_t max_ops_per_evidence = 10;
 
 /// A rule the end state of a run must satisfy. Checks read; they never write.
 class Invariant {

@@ -25,8 +25,6 @@ using history::operations_of;
 using history::seconds;
 using history::string_field;
 
-constexpr std::size_t max_ops_per_evidence = 10;
-
 // Why `op` does not show the user back, or "" when it does.
 std::string shortfall(const Operation& op, std::int64_t bound_ns) {
   const auto& first = op.first();

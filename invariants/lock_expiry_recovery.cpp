@@ -26,8 +26,6 @@ using history::operations_of;
 using history::seconds;
 using history::string_field;
 
-constexpr std::size_t max_ops_per_evidence = 10;
-
 std::optional<std::int64_t> milliseconds_as_ns(const nlohmann::json& value, const char* key) {
   const auto it = value.find(key);
   if (it == value.end() || !it->is_number()) return std::nullopt;

@@ -26,8 +26,6 @@ using history::operations_of;
 using history::seconds;
 using history::string_field;
 
-constexpr std::size_t max_ops_per_evidence = 10;
-
 // "op 12 (worker 1, client 0) at 1.2 s": enough to find it in history.jsonl.
 std::string describe(const Operation& op) {
   const auto& e = *op.completion;

@@ -10,25 +10,25 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct BackfillWithLiveLookupsSettings {
   int workers, clients, backfill_users;
   double migrated_share;
 };
 
-class BackfillWithLiveLookups : public engine::ScenarioOf<Settings> {
+class BackfillWithLiveLookups : public engine::ScenarioOf<BackfillWithLiveLookupsSettings> {
  public:
   std::string_view name() const override { return "backfill_with_live_lookups"; }
   std::string_view description() const override {
     return "a batch backfill of every user races just-in-time lookups; some users were "
            "migrated already";
   }
-  Settings read(engine::OptionReader& o) const override {
+  BackfillWithLiveLookupsSettings read(engine::OptionReader& o) const override {
     return {o.common_count("workers"), o.common_count("clients"),
             o.count("backfill_users", 24, 1, 100000, "users the backfill covers"),
             o.number("migrated_share", 0.33, 0.0, 1.0, "share of them migrated before the race")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const BackfillWithLiveLookupsSettings& s) const override {
     const auto users = trial.choose_users(s.backfill_users, "backfill");
     const auto already =
         static_cast<std::size_t>(static_cast<double>(users.size()) * s.migrated_share);

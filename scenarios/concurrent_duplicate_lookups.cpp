@@ -13,22 +13,22 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct ConcurrentDuplicateLookupsSettings {
   int users, workers, clients, rounds;
 };
 
-class ConcurrentDuplicateLookups : public engine::ScenarioOf<Settings> {
+class ConcurrentDuplicateLookups : public engine::ScenarioOf<ConcurrentDuplicateLookupsSettings> {
  public:
   std::string_view name() const override { return "concurrent_duplicate_lookups"; }
   std::string_view description() const override {
     return "every client of every worker looks up the same unmigrated users at the same moment";
   }
-  Settings read(engine::OptionReader& o) const override {
+  ConcurrentDuplicateLookupsSettings read(engine::OptionReader& o) const override {
     return {o.common_count("users"), o.common_count("workers"), o.common_count("clients"),
             o.count("rounds", 2, 1, 100, "times each client goes through the users")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const ConcurrentDuplicateLookupsSettings& s) const override {
     const auto users = trial.choose_users(s.users, "users");
     const int workers = s.workers;
     const int clients = s.clients;

@@ -49,26 +49,26 @@ std::vector<PlannedFault> plan_faults(Rng rng) {
   };
 }
 
-struct Settings {
+struct HttpFaultsSettings {
   int users, workers, clients, rounds;
   std::chrono::milliseconds http_timeout;
 };
 
-class HttpFaults : public engine::ScenarioOf<Settings> {
+class HttpFaults : public engine::ScenarioOf<HttpFaultsSettings> {
  public:
   std::string_view name() const override { return "http_faults"; }
   std::string_view description() const override {
     return "Stripe and LiteLLM errors, timeouts, and applied-but-lost responses while clients "
            "retry";
   }
-  Settings read(engine::OptionReader& o) const override {
+  HttpFaultsSettings read(engine::OptionReader& o) const override {
     return {o.common_count("users"), o.common_count("workers"), o.common_count("clients"),
             o.count("rounds", 3, 1, 100, "times each client goes through the users"),
             o.duration("http_timeout_ms", 500, 50, 60000,
                        "how long an API call may take before it times out")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const HttpFaultsSettings& s) const override {
     const auto users = trial.choose_users(s.users, "users");
     std::vector<faults::HttpFault*> planned;
     for (const auto& f : plan_faults(trial.rng("faults"))) {

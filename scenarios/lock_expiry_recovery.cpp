@@ -18,22 +18,22 @@ const std::vector<std::string>& kill_points() {
   return points;
 }
 
-struct Settings {
+struct LockExpiryRecoverySettings {
   int holders;
 };
 
-class LockExpiryRecovery : public engine::ScenarioOf<Settings> {
+class LockExpiryRecovery : public engine::ScenarioOf<LockExpiryRecoverySettings> {
  public:
   std::string_view name() const override { return "lock_expiry_recovery"; }
   std::string_view description() const override {
     return "the lock holder dies; the next lookup must succeed within TTL plus a bound";
   }
-  Settings read(engine::OptionReader& o) const override {
+  LockExpiryRecoverySettings read(engine::OptionReader& o) const override {
     return {
         o.count("holders", 2, 1, 3, "holders killed, one after another, each at its own point")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const LockExpiryRecoverySettings& s) const override {
     const auto users = trial.choose_users(s.holders, "holders");
     const auto timeout = trial.settings().run_timeout;
     const auto wait = trial.lock_ttl() + trial.settings().recovery_bound;

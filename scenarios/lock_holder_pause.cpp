@@ -12,19 +12,19 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct LockHolderPauseSettings {
   std::string pause_at;
   std::chrono::milliseconds overstay;
 };
 
-class LockHolderPause : public engine::ScenarioOf<Settings> {
+class LockHolderPause : public engine::ScenarioOf<LockHolderPauseSettings> {
  public:
   std::string_view name() const override { return "lock_holder_pause"; }
   std::string_view description() const override {
     return "the lock holder is stopped past its TTL; another client takes the lock and "
            "migrates; the first resumes";
   }
-  Settings read(engine::OptionReader& o) const override {
+  LockHolderPauseSettings read(engine::OptionReader& o) const override {
     return {o.choice("pause_at", "migrate.before_commit",
                      {"migrate.before_commit", "migrate.after_org_insert", "migrate.after_journal",
                       "migrate.after_litellm_team_new", "lookup.after_lock_acquire"},
@@ -33,7 +33,7 @@ class LockHolderPause : public engine::ScenarioOf<Settings> {
                        "how long past the TTL the holder stays stopped")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const LockHolderPauseSettings& s) const override {
     const std::string& pause_at = s.pause_at;
     trial.require_failpoint(pause_at);
     const auto user = trial.choose_users(1, "holder")[0];

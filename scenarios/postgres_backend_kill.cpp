@@ -11,24 +11,24 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct PostgresBackendKillSettings {
   int users, workers, clients, kills, rounds;
 };
 
-class PostgresBackendKill : public engine::ScenarioOf<Settings> {
+class PostgresBackendKill : public engine::ScenarioOf<PostgresBackendKillSettings> {
  public:
   std::string_view name() const override { return "postgres_backend_kill"; }
   std::string_view description() const override {
     return "backends are terminated mid-transaction while lookups migrate";
   }
-  Settings read(engine::OptionReader& o) const override {
+  PostgresBackendKillSettings read(engine::OptionReader& o) const override {
     return {
         o.common_count("users"), o.common_count("workers"), o.common_count("clients"),
         o.count("kills", 8, 1, 10000, "rounds of terminating the trial database's busy backends"),
         o.count("rounds", 3, 1, 1000, "times each client goes through the users")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const PostgresBackendKillSettings& s) const override {
     const auto users = trial.choose_users(s.users, "users");
     Rng times = trial.rng("kills");
     // Each kill a few ms after the one before, on the fault clock.

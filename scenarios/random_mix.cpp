@@ -35,19 +35,19 @@ const std::vector<std::pair<std::string, std::string>>& routes() {
   return all;
 }
 
-struct Settings {
+struct RandomMixSettings {
   int users, workers, clients, holder_faults;
   std::chrono::milliseconds http_timeout;
   bool redis_outage;
 };
 
-class RandomMix : public engine::ScenarioOf<Settings> {
+class RandomMix : public engine::ScenarioOf<RandomMixSettings> {
  public:
   std::string_view name() const override { return "random_mix"; }
   std::string_view description() const override {
     return "every kind of fault, kinds, rates and moments drawn from the seed";
   }
-  Settings read(engine::OptionReader& o) const override {
+  RandomMixSettings read(engine::OptionReader& o) const override {
     return {o.common_count("users"),
             o.common_count("workers"),
             o.common_count("clients"),
@@ -57,7 +57,7 @@ class RandomMix : public engine::ScenarioOf<Settings> {
             o.flag("redis_outage", true, "include a Redis outage (embedded Redis only)")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const RandomMixSettings& s) const override {
     Rng rng = trial.rng("mix");
     const auto users = trial.choose_users(s.users + 8, "users");
     const auto holder_faults =

@@ -16,19 +16,19 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct RedisOutageSettings {
   int users, workers, clients;
   std::chrono::milliseconds outage_after, outage;
   int rounds;
 };
 
-class RedisOutage : public engine::ScenarioOf<Settings> {
+class RedisOutage : public engine::ScenarioOf<RedisOutageSettings> {
  public:
   std::string_view name() const override { return "redis_outage"; }
   std::string_view description() const override {
     return "Redis is stopped mid-run, then restarted empty";
   }
-  Settings read(engine::OptionReader& o) const override {
+  RedisOutageSettings read(engine::OptionReader& o) const override {
     return {o.common_count("users"),
             o.common_count("workers"),
             o.common_count("clients"),
@@ -38,7 +38,7 @@ class RedisOutage : public engine::ScenarioOf<Settings> {
             o.count("rounds", 6, 1, 1000, "times each client goes through the users")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const RedisOutageSettings& s) const override {
     const auto users = trial.choose_users(s.users, "users");
     Rng jitter = trial.rng("outage");
     const auto after =

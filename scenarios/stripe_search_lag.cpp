@@ -11,23 +11,23 @@
 namespace orgquake::scenarios {
 namespace {
 
-struct Settings {
+struct StripeSearchLagSettings {
   int users, workers, clients;
   std::chrono::milliseconds lag;
 };
 
-class StripeSearchLag : public engine::ScenarioOf<Settings> {
+class StripeSearchLag : public engine::ScenarioOf<StripeSearchLagSettings> {
  public:
   std::string_view name() const override { return "stripe_search_lag"; }
   std::string_view description() const override {
     return "Stripe search lags writes while duplicate lookups race";
   }
-  Settings read(engine::OptionReader& o) const override {
+  StripeSearchLagSettings read(engine::OptionReader& o) const override {
     return {o.common_count("users"), o.common_count("workers"), o.common_count("clients"),
             o.duration("lag_ms", 2000, 0, 600000, "how far Stripe search lags behind writes")};
   }
 
-  void run(engine::Trial& trial, const Settings& s) const override {
+  void run(engine::Trial& trial, const StripeSearchLagSettings& s) const override {
     auto users = users_with(trial, world::EdgeCase::no_stripe_customer);
     const auto wanted = static_cast<std::size_t>(s.users);
     if (users.size() > wanted) users.resize(wanted);

@@ -18,7 +18,7 @@ std::chrono::microseconds since(Clock::time_point start) {
 
 // A kernel-chosen port can be taken by someone else before postgres binds
 // it; then we simply choose again.
-constexpr int kPortAttempts = 5;
+constexpr int kPostgresPortAttempts = 5;
 
 }  // namespace
 
@@ -61,7 +61,7 @@ std::unique_ptr<EmbeddedPostgres> EmbeddedPostgres::start(const RunDirectory& ru
       pg->server_.emplace(PostgresServer::start(pg->binaries_, server, &run));
       break;
     } catch (const PortInUse&) {
-      if (options.port || attempt == kPortAttempts) throw;
+      if (options.port || attempt == kPostgresPortAttempts) throw;
     }
   }
   pg->timings_.start = since(t);

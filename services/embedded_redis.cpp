@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 namespace orgquake::services {
 namespace {
 
-constexpr auto kStartTimeout = std::chrono::seconds(30);
-constexpr int kPortAttempts = 5;
+constexpr auto kRedisStartTimeout = std::chrono::seconds(30);
+constexpr int kRedisPortAttempts = 5;
 
 bool ready(std::uint16_t port) {
   try {
@@ -63,7 +63,7 @@ ChildProcess start_on(const fs::path& binary, const RunDirectory& run, const fs:
                                               -1,
                                               {}});
   run.record_child(process.pid());
-  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  const auto deadline = std::chrono::steady_clock::now() + kRedisStartTimeout;
   while (!ready(port)) {
     if (!process.running()) {
       if (log_says_address_in_use(log)) {
@@ -77,7 +77,7 @@ ChildProcess start_on(const fs::path& binary, const RunDirectory& run, const fs:
     throw_if_interrupted();
     if (std::chrono::steady_clock::now() > deadline) {
       throw EnvironmentError(fmt::format("redis-server did not answer PING within {} s ({})",
-                                         kStartTimeout.count(), log.string()));
+                                         kRedisStartTimeout.count(), log.string()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -125,7 +125,7 @@ std::unique_ptr<EmbeddedRedis> EmbeddedRedis::start(const RunDirectory& run,
       redis->port_ = port;
       return redis;
     } catch (const PortInUse&) {
-      if (options.port || attempt == kPortAttempts) throw;
+      if (options.port || attempt == kRedisPortAttempts) throw;
     }
   }
 }

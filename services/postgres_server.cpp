@@ -14,7 +14,7 @@
 namespace orgquake::services {
 namespace {
 
-constexpr auto kStartTimeout = std::chrono::seconds(60);
+constexpr auto kPostgresStartTimeout = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -88,7 +88,7 @@ PostgresServer PostgresServer::start(const PostgresBinaries& binaries,
 
   const std::string conninfo = fmt::format(
       "host=127.0.0.1 port={} user={} dbname=postgres connect_timeout=5", options.port, kSuperuser);
-  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  const auto deadline = std::chrono::steady_clock::now() + kPostgresStartTimeout;
   for (;;) {
     if (PQping(conninfo.c_str()) == PQPING_OK) break;
     if (!process.running()) {
@@ -104,7 +104,7 @@ PostgresServer PostgresServer::start(const PostgresBinaries& binaries,
     if (std::chrono::steady_clock::now() > deadline) {
       process.stop(SIGQUIT, std::chrono::seconds(5));
       throw EnvironmentError(fmt::format("postgres did not accept connections within {} s ({})",
-                                         kStartTimeout.count(), options.log_file.string()));
+                                         kPostgresStartTimeout.count(), options.log_file.string()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
