@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,7 @@ void add_fake_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_list_command(CLI::App& app, Action& action);
 void add_repro_command(CLI::App& app, Action& action);
+void add_mutation_score_command(CLI::App& app, Action& action);
 /// The hidden `orgquake worker` that the controller starts for each worker process.
 void add_worker_command(CLI::App& app, Action& action);
 
@@ -34,6 +36,9 @@ std::uint64_t parse_seed(const std::string& text);
 /// declares, and those of each --migrators file, later ones winning.
 engine::MigratorCatalog migrator_catalog(const engine::SuiteSpec& spec,
                                          const std::vector<std::string>& files);
+
+/// reports/out/<UTC time>-<label>-<seed>: where a run writes unless told.
+std::string default_out_dir(std::string_view label, std::uint64_t seed);
 
 /// Seconds with two decimals, or milliseconds below one second: "0.42 s", "31 ms".
 std::string human_duration(std::chrono::microseconds duration);

@@ -21,6 +21,7 @@
 #include "engine/scenario.hpp"
 #include "engine/suite_spec.hpp"
 #include "invariants/invariant.hpp"
+#include "migrator/bugs/bug_catalog.hpp"
 #include "migrator/failpoints/registry.hpp"
 #include "migrator/migrator.hpp"
 
@@ -181,6 +182,7 @@ void list_migrators(const std::vector<std::string>& files) {
   const auto catalog = migrator_catalog(engine::SuiteSpec{}, files);
   const auto self = std::filesystem::read_symlink("/proc/self/exe");
   for (const auto& declaration : catalog.all()) {
+    if (migrator::bugs::find_bug(declaration.name) != nullptr) continue;  // listed below
     const bool is_default = declaration.name == "reference";
     std::string where = declaration.built_in() ? "built in, C++" : declaration.declared_in;
     fmt::print("  {}{}  ({})  {}\n", declaration.name, is_default ? " (default)" : "", where,
@@ -211,6 +213,19 @@ void list_migrators(const std::vector<std::string>& files) {
   }
 }
 
+// The catalog of known bugs: each the reference with one step done wrong.
+void list_bug_catalog() {
+  print_heading(
+      "bug catalog (orgquake run --migrator bug:NAME; orgquake mutation-score runs them all)");
+  for (const auto& bug : migrator::bugs::bug_catalog()) {
+    fmt::print("  {}{}  {}\n", migrator::bugs::bug_prefix, bug.name, bug.summary);
+    fmt::print("    source: {}\n", bug.source);
+    if (!bug.equivalent_because.empty()) {
+      fmt::print("    equivalent mutant: {}\n", bug.equivalent_because);
+    }
+  }
+}
+
 int list(const std::vector<std::string>& migrator_files) {
   list_scenarios();
   fmt::print("\n");
@@ -223,6 +238,7 @@ int list(const std::vector<std::string>& migrator_files) {
   list_suites();
   fmt::print("\n");
   list_migrators(migrator_files);
+  list_bug_catalog();
   return static_cast<int>(ExitCode::valid);
 }
 

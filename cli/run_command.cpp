@@ -39,15 +39,6 @@ std::string scenario_names() {
   return names;
 }
 
-std::string default_out_dir(const engine::SuiteSpec& spec, std::uint64_t seed) {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  return fmt::format("reports/out/{}-{}-{}", stamp, spec.name, seed);
-}
-
 /// The suite `orgquake run --scenario NAME` runs when no suite is named: the
 /// first built-in suite that lists the scenario (smoke, then ci, then
 /// nightly), so that it runs with the options it is meant to have; else a
@@ -97,7 +88,7 @@ int run(const RunOptions& options) {
   request.migrator =
       migrator_catalog(request.spec, options.migrator_files)
           .find(options.migrator.value_or(request.spec.migrator.value_or("reference")));
-  request.out_dir = options.out.value_or(default_out_dir(request.spec, request.seed));
+  request.out_dir = options.out.value_or(default_out_dir(request.spec.name, request.seed));
   request.services = options.services;
   return finish_run(engine::run_suite(request), request.out_dir);
 }
@@ -156,6 +147,15 @@ std::uint64_t parse_seed(const std::string& text) {
         fmt::format("--seed: '{}' is not a whole number from 0 to 18446744073709551615", text));
   }
   return value;
+}
+
+std::string default_out_dir(std::string_view label, std::uint64_t seed) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return fmt::format("reports/out/{}-{}-{}", stamp, label, seed);
 }
 
 std::string human_duration(std::chrono::microseconds duration) {

@@ -15,6 +15,7 @@
 
 #include "core/embedded_file.hpp"
 #include "core/error.hpp"
+#include "migrator/bugs/bug_catalog.hpp"
 #include "migrator/migrator.hpp"
 #include "services/child_process.hpp"
 #include "worker/channel.hpp"
@@ -194,6 +195,9 @@ MigratorCatalog MigratorCatalog::with_built_ins() {
     d.name = name;
     d.declared_in = std::string(built_in_source);
     if (auto it = descriptions.find(name); it != descriptions.end()) d.description = it->second;
+    if (const auto* bug = migrator::bugs::find_bug(name)) {
+      d.description = "catalog bug: " + bug->summary;
+    }
     catalog.add(std::move(d));
   }
   for (const auto& file : builtin_migrator_declarations()) {

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +17,13 @@ using results::Evidence;
 using results::Validity;
 using results::Verdict;
 using results::VerdictBuilder;
+
+/// A Stripe object's metadata value, "" when the key is absent.
+inline std::string metadata_value(const std::map<std::string, std::string>& metadata,
+                                  const std::string& key) {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? "" : it->second;
+}
 
 /// How many operations one piece of evidence lists; the rest are counted.
 inline constexpr std::size_t max_ops_per_evidence = 10;

@@ -8,11 +8,6 @@
 namespace orgquake::invariants {
 namespace {
 
-std::string meta(const std::map<std::string, std::string>& metadata, const std::string& key) {
-  const auto it = metadata.find(key);
-  return it == metadata.end() ? "" : it->second;
-}
-
 class NoDoubleBilling final : public Invariant {
  public:
   std::string_view name() const override { return "no_double_billing"; }
@@ -41,7 +36,7 @@ class NoDoubleBilling final : public Invariant {
     std::map<std::string, const fakes::StripeCustomer*> customer_by_id;
     for (const auto& c : world.stripe.customers) {
       customer_by_id[c.id] = &c;
-      if (auto org = meta(c.metadata, "org_id"); !org.empty()) ++customers_per_org[org];
+      if (auto org = metadata_value(c.metadata, "org_id"); !org.empty()) ++customers_per_org[org];
     }
     for (const auto& [org, count] : customers_per_org) {
       if (count > 1) {

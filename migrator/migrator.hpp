@@ -81,6 +81,10 @@ class Migrator {
   /// Lock, load, verify: the lookup every request makes.
   virtual LoadedUser get_user_verified(MigratorContext& ctx, const std::string& legacy_user_id,
                                        const LookupOptions& options) = 0;
+
+  /// The batch path (a backfill job): lock, migrate, release. True if the
+  /// lease was still ours when released.
+  virtual bool backfill_user(MigratorContext& ctx, const std::string& legacy_user_id);
 };
 
 /// The names of every variant, the default ("reference") first.

@@ -16,4 +16,13 @@ void insert_personal_org_rows(io::PgConnection& pg, const std::string& legacy_us
                               const std::string& username, const std::optional<std::string>& email,
                               const std::string& llm_api_key);
 
+/// The first half of insert_personal_org_rows: the personal org, the
+/// migrate_after_org_insert failpoint, the app_user.
+void insert_org_and_user(io::PgConnection& pg, const std::string& legacy_user_id,
+                         const std::string& username, const std::optional<std::string>& email);
+
+/// The second half: the owner membership and the conversations copied to the org.
+void insert_owner_membership(io::PgConnection& pg, const std::string& legacy_user_id,
+                             const std::string& llm_api_key);
+
 }  // namespace orgquake::migrator

@@ -62,6 +62,9 @@ BOOST_DATA_TEST_CASE(is_one_line_and_exit_code_2,
                          {"run", "--scenario", "nope"},
                          {"run", "--suite", "smoke", "--scenario", "redis_outage"},
                          {"run", "--migrator", "nope"},
+                         {"run", "--migrator", "bug:nope"},
+                         {"mutation-score", "--bugs", "nope"},
+                         {"mutation-score", "--suite", "nope"},
                          {"repro", "/nonexistent/run"},
                          {"repro"},
                          {"list", "--bogus"},
@@ -306,6 +309,43 @@ BOOST_AUTO_TEST_CASE(the_naive_migrator_is_invalid_with_evidence_and_a_replay) {
   }
   BOOST_TEST_INFO("invalid invariants: " << nlohmann::json(broken).dump());
   BOOST_TEST((std::find(broken.begin(), broken.end(), "no_double_billing") != broken.end()));
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// The bug catalog is listed with its sources, and mutation-score runs a
+// suite against the control and the chosen bugs: a bug whose only effect
+// is on the end state is caught by the invariant of that state, with the
+// repro command of its first catching trial, and the files are written.
+BOOST_AUTO_TEST_CASE(the_bug_catalog_is_listed_and_scored) {
+  PrivateRuntime runtime;
+  const auto listing = test::run_orgquake({"list"}, runtime.environment());
+  BOOST_TEST_INFO("stdout: " << listing.out << "\nstderr: " << listing.err);
+  BOOST_TEST(listing.exit_code == 0);
+  for (const char* name : {"bug:release_without_owner_check", "bug:credits_ignore_spend",
+                           "bug:verification_without_owner", "equivalent mutant:"}) {
+    BOOST_TEST(listing.out.find(name) != std::string::npos, name);
+  }
+
+  test::TemporaryDirectory out;
+  const auto result =
+      test::run_orgquake({"mutation-score", "--suite", "smoke", "--seed", "7", "--bugs",
+                          "credits_ignore_spend,legacy_settings_cleared", "--out", out.path()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  BOOST_TEST(result.out.find("mutation score 2 of 2") != std::string::npos);
+  const auto score = read_json(fs::path(out.path()) / "mutation_score.json");
+  BOOST_TEST(score.at("control").at("run_verdict") == "valid");
+  BOOST_TEST(score.at("bugs").size() == 2u);
+  const auto& spend = score.at("bugs").at(0);
+  BOOST_TEST(spend.at("migrator") == "bug:credits_ignore_spend");
+  BOOST_TEST(spend.at("caught") == true);
+  BOOST_TEST(spend.at("invalid_by_invariant").contains("litellm_migrated_once"));
+  BOOST_TEST(spend.at("first_repro").get<std::string>().find("orgquake repro ") == 0u);
+  const auto& cleared = score.at("bugs").at(1);
+  BOOST_TEST(cleared.at("invalid_by_invariant").contains("legacy_read_path"));
+  BOOST_TEST(fs::exists(fs::path(out.path()) / "mutation_score.html"));
+  BOOST_TEST(fs::exists(fs::path(out.path()) / "bug_credits_ignore_spend" / "report.html"));
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 

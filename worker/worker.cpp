@@ -316,16 +316,8 @@ class Worker {
       return value;
     }
     if (op.kind == history::op_migrate) {
-      // A backfill job: lock, migrate, release, as a batch migration would.
-      migrator::RedisLock lock(ctx.redis, ctx.lock, ctx.rng.derive("backfill"));
-      const auto lease = lock.acquire(op.user, &ctx.stats.lock_waits);
-      try {
-        migrator_->migrate_user(ctx, op.user, lease.fencing_token);
-      } catch (...) {
-        lock.release(lease);
-        throw;
-      }
-      const bool released = lock.release(lease);
+      // A backfill job: the migrator's batch path (lock, migrate, release).
+      const bool released = migrator_->backfill_user(ctx, op.user);
       nlohmann::json value = {{"released", released}};
       // The org the backfill left the user in, so that the same-org check
       // compares the batch path with the lookups it raced.

@@ -144,6 +144,12 @@ std::vector<Plant> plants() {
                 "customer=" + *w.migrated().stripe_customer_id,
                 "application/x-www-form-urlencoded");
        }},
+      {"billing_follows_org", "not its org",
+       [](MigratedWorld& w) {
+         w.post(w.fixture.stripe().port(), w.fixture.stripe().secret_key(),
+                "/v1/customers/" + *w.migrated().stripe_customer_id, "metadata[org_id]=elsewhere",
+                "application/x-www-form-urlencoded");
+       }},
       {"litellm_migrated_once", "was not moved to its team",
        [](MigratedWorld& w) {
          w.post(w.fixture.litellm().port(), w.fixture.litellm().master_key(), "/key/update",
@@ -177,10 +183,15 @@ BOOST_AUTO_TEST_CASE(every_invariant_holds_after_reference_migrations) {
   // without a place in this list, fails here.
   std::vector<std::string> names;
   for (const auto& invariant : invariants::all_invariants()) names.emplace_back(invariant->name());
-  const std::vector<std::string> expected{"complete_ownership",    "legacy_read_path",
-                                          "litellm_migrated_once", "liveness",
-                                          "lock_expiry_recovery",  "no_double_billing",
-                                          "no_partial_migration",  "one_personal_org_per_user",
+  const std::vector<std::string> expected{"billing_follows_org",
+                                          "complete_ownership",
+                                          "legacy_read_path",
+                                          "litellm_migrated_once",
+                                          "liveness",
+                                          "lock_expiry_recovery",
+                                          "no_double_billing",
+                                          "no_partial_migration",
+                                          "one_personal_org_per_user",
                                           "same_org_per_lookup"};
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   for (const auto& invariant : invariants::all_invariants()) {
