@@ -22,7 +22,7 @@ BenchEnvironment::BenchEnvironment(services::Services& services, Options options
       static_cast<int>(options_.membership_counts.size()) + options_.lookup_pool_users;
   world_ = world::generate({options_.world_seed, migrated + options_.unmigrated_users});
   const auto& redis_url = services.redis_url();
-  redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database};
+  redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database, {}};
   template_ =
       std::make_unique<world::TemplateDatabase>(world::TemplateDatabase::create(services, world_));
   trial_ = std::make_unique<world::TrialDatabase>(template_->clone());

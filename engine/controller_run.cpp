@@ -111,6 +111,7 @@ TrialStats compute_stats(const history::History& history) {
         stats.pauses += event.kind == "pause";
         break;
       case history::EventType::phase:
+      case history::EventType::redis:
         break;
     }
     if (event.type == history::EventType::ok || event.type == history::EventType::fail) {
@@ -204,7 +205,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
   } catch (const std::exception& e) {
     add_reason(result, fmt::format("the heal and liveness phases stopped: {}", e.what()));
   }
-  trial.history().finish();
+  trial.finish_history();
   try {
     result.invariants = check(trial, environment.world, selected);
   } catch (const Interrupted&) {

@@ -56,6 +56,9 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   litellm_->start();
   world::load_world(*stripe_, environment_.world);
   world::load_world(*litellm_, environment_.world);
+  // Before any worker: every lock command of the trial is seen.
+  lock_observer_ = std::make_unique<LockObserver>(environment_.services.redis_url(),
+                                                  endpoints().lock.key_prefix, started_);
   fleet_ = std::make_unique<WorkerFleet>(
       WorkerFleet::Setup{environment_.migrator, environment_.log_dir, index_, started_}, history_,
       gate_, [this](const std::string& kind, nlohmann::json value) {
@@ -78,6 +81,7 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
 
 Trial::~Trial() {
   fleet_.reset();  // the workers first, while the fakes they talk to still answer
+  lock_observer_.reset();
   if (litellm_) litellm_->stop();
   if (stripe_) stripe_->stop();
 }
@@ -141,7 +145,7 @@ migrator::MigratorEndpoints Trial::endpoints() const {
   migrator::MigratorEndpoints e;
   e.pg_conninfo = database_.url().full();
   const auto& redis = environment_.services.redis_url();
-  e.redis = {redis.host, redis.port, redis.password, redis.database};
+  e.redis = {redis.host, redis.port, redis.password, redis.database, {}};
   e.stripe_port = stripe_->port();
   e.stripe_secret_key = stripe_->secret_key();
   e.litellm_port = litellm_->port();
@@ -328,10 +332,23 @@ void Trial::set_stripe_search_lag(milliseconds lag) {
 
 void Trial::stop_redis() {
   environment_.services.stop_redis();
+  if (lock_observer_) lock_observer_->redis_stopped();
 }
 
 void Trial::start_redis() {
+  if (lock_observer_) lock_observer_->redis_about_to_start();
   environment_.services.start_redis();
+  // The lock commands Redis runs before the observer is back go unseen:
+  // keep that gap to the few milliseconds of a reconnect.
+  if (lock_observer_) lock_observer_->await_stream(milliseconds(2000));
+}
+
+void Trial::finish_history() {
+  if (lock_observer_) {
+    for (auto& event : lock_observer_->finish()) history_.add(std::move(event));
+    lock_observer_.reset();
+  }
+  history_.finish();
 }
 
 int Trial::terminate_backends() {
@@ -370,7 +387,7 @@ void Trial::heal_phase(milliseconds timeout) {
   fault_plan_.heal_all(*this);
   // A Redis that a failed heal left down would fail every lookup from here.
   if (!environment_.services.redis_running()) {
-    environment_.services.start_redis();
+    start_redis();
     record_fault("redis_start", {{"reason", "down at the heal phase"}});
   }
   const int workers = static_cast<int>(fleet_->size());

@@ -28,6 +28,7 @@
 
 #include "core/random.hpp"
 #include "engine/failpoint_gate.hpp"
+#include "engine/lock_observer.hpp"
 #include "engine/migrator_catalog.hpp"
 #include "engine/option_reader.hpp"
 #include "engine/options.hpp"
@@ -202,6 +203,9 @@ class Trial : private faults::FaultTarget {
   /// Every affected user is looked up again by a fresh worker, faults off.
   void liveness();
   history::History& history() { return history_; }
+  /// Ends the history once every process has reported: the lock
+  /// observer's Redis commands merged in, the events in time order.
+  void finish_history();
   /// The plan entries, in plan order: the interleaving, the stacked faults,
   /// then the scenario's.
   const nlohmann::json& fault_plan() const { return fault_plan_.entries(); }
@@ -260,6 +264,8 @@ class Trial : private faults::FaultTarget {
   FailpointGate gate_;
   /// After the fakes: destroyed (its workers killed) before they stop.
   std::unique_ptr<WorkerFleet> fleet_;
+  /// Watches the trial's lock keys in Redis until finish_history().
+  std::unique_ptr<LockObserver> lock_observer_;
   std::set<std::string> affected_;
   std::vector<std::string> not_exercised_;
   std::string phase_ = "run";

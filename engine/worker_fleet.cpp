@@ -59,6 +59,9 @@ struct WorkerFleet::Worker {
   /// id is invoked once, by that client, for that user.
   std::map<std::int64_t, std::pair<int, OperationPlan>> planned;
   std::set<std::int64_t> invoked;
+  /// How long its plan lets an operation wait for a held lock: recorded on
+  /// each invoke, for the bounded-wait invariant.
+  std::int64_t lock_max_wait_ms = 0;
   /// Invoked operations without a completion yet: they become `info` if the
   /// worker dies.
   std::map<std::int64_t, history::Event> open_ops;
@@ -108,6 +111,7 @@ int WorkerFleet::spawn(WorkerPlan plan, std::set<std::string> scenario_gated) {
   state->index = index;
   state->log = setup_.log_dir / fmt::format("trial-{}-worker-{}.log", setup_.trial_index, index);
   state->scenario_gated = std::move(scenario_gated);
+  state->lock_max_wait_ms = plan.endpoints.lock.max_wait.count();
   state->gated.insert(plan.gated_failpoints.begin(), plan.gated_failpoints.end());
   for (std::size_t c = 0; c < plan.clients.size(); ++c) {
     for (const auto& op : plan.clients[c].ops) {
@@ -301,6 +305,8 @@ void WorkerFleet::handle_event(Worker& w, const nlohmann::json& message) {
       if (!w.invoked.insert(event.op).second) {
         throw ProtocolViolation(fmt::format("invoked operation {} twice", event.op));
       }
+      if (event.value.is_null()) event.value = nlohmann::json::object();
+      if (event.value.is_object()) event.value["lock_max_wait_ms"] = w.lock_max_wait_ms;
       w.open_ops[event.op] = event;
       break;
     }
@@ -356,6 +362,7 @@ void WorkerFleet::handle_event(Worker& w, const nlohmann::json& message) {
       break;
     case history::EventType::fault:
     case history::EventType::phase:
+    case history::EventType::redis:
       throw ProtocolViolation(fmt::format("sent a {} event, which only the controller records",
                                           history::name_of(event.type)));
   }

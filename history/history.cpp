@@ -22,13 +22,15 @@ const char* name_of(EventType type) {
       return "failpoint";
     case EventType::phase:
       return "phase";
+    case EventType::redis:
+      return "redis";
   }
   return "?";
 }
 
 std::optional<EventType> event_type_from(std::string_view name) {
   for (auto type : {EventType::invoke, EventType::ok, EventType::fail, EventType::info,
-                    EventType::fault, EventType::failpoint, EventType::phase}) {
+                    EventType::fault, EventType::failpoint, EventType::phase, EventType::redis}) {
     if (name == name_of(type)) return type;
   }
   return std::nullopt;

@@ -16,7 +16,7 @@
 
 namespace orgquake::history {
 
-enum class EventType { invoke, ok, fail, info, fault, failpoint, phase };
+enum class EventType { invoke, ok, fail, info, fault, failpoint, phase, redis };
 
 const char* name_of(EventType type);
 /// nullopt for a name that is none of the above.
@@ -46,6 +46,8 @@ struct Event {
   /// fault: what was done ("crash", "pause", "resume", "http_fault", "redis_stop",
   ///        "redis_start", "backend_kill", "heal", ...).
   /// failpoint: the failpoint's name. phase: the phase's name.
+  /// redis: a write to a lock key as Redis ran it ("set", "del", ...,
+  ///        lowercase), or the lock observer's own marker (redis_monitor_*).
   std::string kind;
   std::string user;   ///< legacy user id, when the event concerns one user
   std::string phase;  ///< operations: the phase they were invoked in
@@ -53,7 +55,10 @@ struct Event {
   /// fail/info: {"error", "message", "lock_waits"};
   /// failpoint: {"action", "argument", "decision"};
   /// fault: details, e.g. {"holds_lock_of": user, "ttl_ms", "recovery_bound_ms"};
-  /// phase liveness: {"users": [...], "bound_ms"}.
+  /// phase liveness: {"users": [...], "bound_ms"};
+  /// redis: {"conn", "args", and "worker"/"client" when the connection is
+  ///        named for one; "script" (the EVAL's arguments) when a script ran
+  ///        it}; the `user` is the lock's.
   nlohmann::json value = nlohmann::json::object();
 
   nlohmann::json to_json() const;

@@ -197,7 +197,9 @@ TimelineData timeline_data(const results::TrialResult& trial) {
     const history::Event& event = *event_pointer;
     begin_ns = std::min(begin_ns, event.time_ns);
     end_ns = std::max(end_ns, event.time_ns);
-    if (event.type == EventType::phase) continue;
+    // Phases are drawn across the rows; Redis's lock commands are evidence
+    // for the lock invariants, not rows of the timeline.
+    if (event.type == EventType::phase || event.type == EventType::redis) continue;
     if (event.type == EventType::fault) {
       const int target = target_worker(event);
       rows.add(target, -1);
@@ -254,6 +256,8 @@ TimelineData timeline_data(const results::TrialResult& trial) {
       case EventType::phase:
         phases.push_back({event.time_ns, event.kind});
         break;
+      case EventType::redis:
+        break;  // evidence of the lock invariants, not drawn
     }
   }
   for (const history::Operation& paired : history::operations_of(trial.history)) {

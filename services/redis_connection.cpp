@@ -76,4 +76,17 @@ std::string RedisConnection::command_status(const std::vector<std::string>& args
   return {};
 }
 
+std::vector<std::string> RedisConnection::command_strings(const std::vector<std::string>& args) {
+  Reply reply = run(context_.get(), args);
+  std::vector<std::string> strings;
+  if (reply->type != REDIS_REPLY_ARRAY) return strings;
+  for (std::size_t i = 0; i < reply->elements; ++i) {
+    const redisReply* element = reply->element[i];
+    if (element->type == REDIS_REPLY_STRING || element->type == REDIS_REPLY_STATUS) {
+      strings.emplace_back(element->str, element->len);
+    }
+  }
+  return strings;
+}
+
 }  // namespace orgquake::services

@@ -24,8 +24,11 @@ class RedisConnection {
   long long command_integer(const std::vector<std::string>& args);
   /// Runs a command whose reply is a status or string; returns it.
   std::string command_status(const std::vector<std::string>& args);
+  /// Runs a command whose reply is an array of strings (TIME); returns them.
+  std::vector<std::string> command_strings(const std::vector<std::string>& args);
 
  private:
+  friend class RedisMonitor;  // reads the stream a MONITOR command starts
   struct Free {
     void operator()(redisContext* c) const;
   };

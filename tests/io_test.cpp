@@ -36,7 +36,7 @@ std::string conninfo() {
 
 io::RedisEndpoint redis_endpoint(int database = 0) {
   const auto& url = endpoints().redis;
-  return {url.host, url.port, url.password, database};
+  return {url.host, url.port, url.password, database, {}};
 }
 
 // Runs `body` on a fresh thread that uses the reactor scheduler, as a worker
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(a_deadline_ends_the_wait_and_the_connection) {
 BOOST_AUTO_TEST_CASE(redis_unreachable_is_a_typed_error) {
   on_reactor_thread([] {
     const auto port = services::pick_free_loopback_port();  // nothing listens there
-    BOOST_CHECK_THROW(io::RedisClient::connect({"127.0.0.1", port, "", 0}, io::after(2s)),
+    BOOST_CHECK_THROW(io::RedisClient::connect({"127.0.0.1", port, "", 0, {}}, io::after(2s)),
                       io::RedisUnavailable);
     auto redis = io::RedisClient::connect(redis_endpoint(), io::after(2s));
     BOOST_CHECK_THROW(redis.command({"NOSUCHCOMMAND"}), io::RedisErrorReply);

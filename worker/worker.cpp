@@ -231,8 +231,13 @@ class Worker {
     }
   }
 
-  std::unique_ptr<migrator::MigratorClient> connect() {
-    return migrator::MigratorClient::connect(plan_.endpoints, io::after(std::chrono::seconds(5)));
+  /// A client's connections; its Redis connection is named after it
+  /// (worker::redis_client_name) so that the harness's lock observer can
+  /// tell which operation sent each lock command.
+  std::unique_ptr<migrator::MigratorClient> connect(int client) {
+    auto endpoints = plan_.endpoints;
+    endpoints.redis.client_name = redis_client_name(plan_.worker, client);
+    return migrator::MigratorClient::connect(endpoints, io::after(std::chrono::seconds(5)));
   }
 
   void run_client(int index) {
@@ -244,7 +249,7 @@ class Worker {
     std::unique_ptr<migrator::MigratorClient> client;
     std::string connect_error;
     try {
-      client = connect();
+      client = connect(index);
     } catch (const std::exception& e) {
       connect_error = e.what();  // each operation tries again, and fails visibly
     }
@@ -265,7 +270,7 @@ class Worker {
         if (op.kind == op_echo) {
           value = echo(op);
         } else {
-          if (!client) client = connect();
+          if (!client) client = connect(index);
           auto ctx = client->context(Rng(plan_.seed).derive(std::to_string(op.op)).next());
           try {
             value = perform(ctx, op);
@@ -317,8 +322,10 @@ class Worker {
     }
     if (op.kind == history::op_migrate) {
       // A backfill job: the migrator's batch path (lock, migrate, release).
+      const int migrations_before = ctx.stats.migrations;
       const bool released = migrator_->backfill_user(ctx, op.user);
-      nlohmann::json value = {{"released", released}};
+      nlohmann::json value = {{"released", released},
+                              {"migrated_here", ctx.stats.migrations > migrations_before}};
       // The org the backfill left the user in, so that the same-org check
       // compares the batch path with the lookups it raced.
       const auto org = ctx.pg.exec(

@@ -108,7 +108,7 @@ WorkerPlan WorkerPlan::from_json(const nlohmann::json& json) {
     auto& out = plan.endpoints;
     out.pg_conninfo = at(e, "postgres_url").get<std::string>();
     const auto redis = services::RedisUrl::parse(at(e, "redis_url").get<std::string>());
-    out.redis = {redis.host, redis.port, redis.password, redis.database};
+    out.redis = {redis.host, redis.port, redis.password, redis.database, {}};
     parse_http_url(at(e, "stripe_url").get<std::string>(), out.stripe_host, out.stripe_port);
     out.stripe_secret_key = at(e, "stripe_secret_key").get<std::string>();
     parse_http_url(at(e, "litellm_url").get<std::string>(), out.litellm_host, out.litellm_port);

@@ -1,12 +1,34 @@
 #include "worker/worker_protocol.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <regex>
 #include <set>
 
 #include <fmt/format.h>
 
 namespace orgquake::worker {
+
+std::string redis_client_name(int worker, int client) {
+  return fmt::format("orgquake:w{}:c{}", worker, client);
+}
+
+std::optional<std::pair<int, int>> parse_redis_client_name(std::string_view name) {
+  constexpr std::string_view prefix = "orgquake:w";
+  if (!name.starts_with(prefix)) return std::nullopt;
+  name.remove_prefix(prefix.size());
+  const auto read = [&](int& out) {
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), out);
+    if (ec != std::errc() || end == name.data() || out < 0) return false;
+    name.remove_prefix(static_cast<std::size_t>(end - name.data()));
+    return true;
+  };
+  int worker = 0, client = 0;
+  if (!read(worker) || !name.starts_with(":c")) return std::nullopt;
+  name.remove_prefix(2);
+  if (!read(client) || !name.empty()) return std::nullopt;
+  return std::pair{worker, client};
+}
 
 const std::vector<ErrorName>& error_names() {
   static const std::vector<ErrorName> names{

@@ -5,9 +5,11 @@
 // controller makes of what a worker declares. Both ends of the channel use
 // it: the C++ worker (worker.cpp) and the controller (trial.cpp).
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +42,13 @@ inline constexpr const char* error = "error";        ///< worker: cannot run the
 /// checked alone (sdk/python/orgquake/conformance.py).
 inline constexpr std::string_view op_echo = "echo";
 inline constexpr std::string_view echo_failpoint = "protocol.echo";
+
+/// The name each client gives its Redis connections (CLIENT SETNAME),
+/// "orgquake:w3:c0": the harness watches Redis (MONITOR) and attributes the
+/// lock commands of a named connection to that client's operations.
+std::string redis_client_name(int worker, int client);
+/// The worker and client a connection name names; nullopt for any other name.
+std::optional<std::pair<int, int>> parse_redis_client_name(std::string_view name);
 
 /// An error name an operation may fail with, and whether such a failure is
 /// definite (the operation certainly changed nothing the invariants see).

@@ -57,6 +57,9 @@ RedisClient RedisClient::connect(const RedisEndpoint& endpoint, Deadline deadlin
   if (endpoint.database != 0) {
     client.command({"SELECT", std::to_string(endpoint.database)}, deadline);
   }
+  if (!endpoint.client_name.empty()) {
+    client.command({"CLIENT", "SETNAME", endpoint.client_name}, deadline);
+  }
   return client;
 }
 

@@ -20,6 +20,9 @@ struct RedisEndpoint {
   std::uint16_t port = 6379;
   std::string password;
   int database = 0;
+  /// Sent as CLIENT SETNAME when not empty: the harness watches Redis
+  /// (MONITOR) and attributes lock commands to a worker's client by it.
+  std::string client_name;
 };
 
 /// The connection failed, broke or timed out; it cannot be used again. The

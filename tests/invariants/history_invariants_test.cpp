@@ -118,6 +118,54 @@ class HistoryBuilder {
     event.value = std::move(value);
     history_.add(std::move(event));
   }
+  /// A lookup (or backfill) that migrated `user`, invoked with a lock wait
+  /// bound; its worker and client are caller_of(id).
+  std::int64_t migrating(const std::string& user, std::int64_t at, std::int64_t done,
+                         int lock_max_wait_ms = 100, std::string_view kind = history::op_lookup) {
+    return op(user, at, history::phase_run, kind, EventType::ok, done,
+              {{"verified", true}, {"migrated_here", true}, {"lock_waits", 0}},
+              {{"lock_max_wait_ms", lock_max_wait_ms}});
+  }
+  static std::pair<int, int> caller_of(std::int64_t id) {
+    return {static_cast<int>(id % 3), static_cast<int>(id % 4)};
+  }
+  /// A lock command as the lock observer records it; `worker` < 0: an
+  /// unnamed connection `conn`.
+  void redis(std::int64_t at, const std::string& user, std::pair<int, int> caller,
+             std::vector<std::string> args, nlohmann::json script = nullptr,
+             const std::string& conn = "") {
+    history::Event event;
+    event.type = EventType::redis;
+    event.time_ns = at * ms;
+    event.kind = args.front();
+    event.user = user;
+    event.value = {{"args", args},
+                   {"conn", conn.empty() ? fmt::format("127.0.0.1:{}",
+                                                       40000 + caller.first * 10 + caller.second)
+                                         : conn}};
+    if (caller.first >= 0) {
+      event.value["worker"] = caller.first;
+      event.value["client"] = caller.second;
+    }
+    if (!script.is_null()) event.value["script"] = std::move(script);
+    history_.add(std::move(event));
+  }
+  /// SET key token NX PX ttl, and a plain DEL.
+  void lock(std::int64_t at, const std::string& user, std::pair<int, int> caller,
+            const std::string& token, int ttl_ms = 1000) {
+    redis(at, user, caller, {"set", "k:" + user, token, "NX", "PX", std::to_string(ttl_ms)});
+  }
+  void unlock(std::int64_t at, const std::string& user, std::pair<int, int> caller) {
+    redis(at, user, caller, {"del", "k:" + user});
+  }
+  /// The observer's markers: "redis_monitor_started", "redis_monitor_lost", ...
+  void monitor(std::string_view kind, std::int64_t at) {
+    history::Event event;
+    event.type = EventType::redis;
+    event.time_ns = at * ms;
+    event.kind = kind;
+    history_.add(std::move(event));
+  }
   const history::History& finish() {
     history_.finish();
     return history_;
@@ -126,7 +174,7 @@ class HistoryBuilder {
  private:
   std::int64_t op(const std::string& user, std::int64_t at, std::string_view phase,
                   std::string_view kind, std::optional<EventType> end, std::int64_t done,
-                  nlohmann::json value) {
+                  nlohmann::json value, nlohmann::json invoke_value = nlohmann::json::object()) {
     const auto id = next_op_++;
     history::Event invoke;
     invoke.type = EventType::invoke;
@@ -137,6 +185,7 @@ class HistoryBuilder {
     invoke.kind = kind;
     invoke.user = user;
     invoke.phase = phase;
+    invoke.value = std::move(invoke_value);
     auto completion = invoke;
     history_.add(std::move(invoke));
     if (end) {
@@ -250,8 +299,9 @@ BOOST_AUTO_TEST_SUITE(history_invariants,
 
 BOOST_FIXTURE_TEST_CASE(without_a_history_only_the_history_invariants_cannot_decide,
                         MigratedWorld) {
-  const std::set<std::string> need_history = {"liveness", "lock_expiry_recovery",
-                                              "same_org_per_lookup"};
+  const std::set<std::string> need_history = {
+      "liveness",          "lock_expiry_recovery",  "lock_mutual_exclusion",
+      "lock_wait_bounded", "migration_under_lease", "same_org_per_lookup"};
   std::set<std::string> seen;
   for (const auto& invariant : invariants::all_invariants()) {
     const auto name = std::string(invariant->name());
@@ -536,6 +586,156 @@ BOOST_FIXTURE_TEST_CASE(liveness_cannot_decide_when_the_phase_ran_nothing, Migra
   BOOST_TEST((verdict.validity == Validity::unknown), verdict.summary);
   BOOST_TEST(verdict.summary.find("ran no operation for its 2 users") != std::string::npos,
              verdict.summary);
+}
+
+// --- the lock, as Redis saw it --------------------------------------------
+// Redis's record of the lock keys (the lock observer's `redis` events): the
+// leases are rebuilt by simulating the key, expiry included.
+
+BOOST_FIXTURE_TEST_CASE(lock_invariants_cannot_decide_when_redis_was_not_watched, MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_unavailable", 0);
+  h.ok(a(), 100, 200, org_of(a()));
+  const auto& history = h.finish();
+  for (const auto* name : {"lock_mutual_exclusion", "migration_under_lease", "lock_wait_bounded"}) {
+    const auto verdict = check(name, &history);
+    BOOST_TEST((verdict.validity == Validity::unknown), name << ": " << verdict.summary);
+    BOOST_TEST(verdict.summary.find("Redis was not watched") != std::string::npos, verdict.summary);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(mutual_exclusion_holds_for_leases_one_after_another, MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  h.lock(10, a(), {0, 0}, "t1");
+  h.lock(20, a(), {1, 0}, "t2");  // refused: t1 holds it
+  h.unlock(100, a(), {0, 0});
+  h.lock(110, a(), {1, 0}, "t3");
+  // The holder's lease expires at 1110; a grant 2 ms later is within the
+  // tolerance of Redis's expiry, so it is only "perhaps" and never evidence.
+  h.lock(1112, a(), {2, 0}, "t4");
+  h.lock(1500, a(), {2, 1}, "t5");
+  const auto verdict = check("lock_mutual_exclusion", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::valid), evidence_text(verdict));
+  BOOST_TEST(verdict.summary.find("2 grants of the locks of 1 user") != std::string::npos,
+             verdict.summary);
+}
+
+// The stolen lock: A's lease expires, B takes the lock, A deletes it with a
+// plain DEL, and C walks in beside B.
+BOOST_FIXTURE_TEST_CASE(mutual_exclusion_is_invalid_when_a_stale_holder_deletes_the_lock,
+                        MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  h.lock(0, a(), {0, 0}, "a-token");
+  h.lock(1010, a(), {1, 0}, "b-token");
+  h.unlock(1100, a(), {0, 0});
+  h.lock(1150, a(), {2, 0}, "c-token");
+  const auto verdict = check("lock_mutual_exclusion", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::invalid), evidence_text(verdict));
+  BOOST_REQUIRE_EQUAL(verdict.evidence.size(), 2u);
+  BOOST_TEST(evidence_text(verdict).find("held by two callers at once") != std::string::npos,
+             evidence_text(verdict));
+  BOOST_TEST(evidence_text(verdict).find("worker 0, client 0 deleted user " + a() +
+                                         "'s lock at 1.1 s while worker 1, client 0 held it") !=
+                 std::string::npos,
+             evidence_text(verdict));
+}
+
+// A compare-and-delete carries the holder's token: whichever connection of
+// the holder sends it, it is the holder's own release.
+BOOST_FIXTURE_TEST_CASE(mutual_exclusion_takes_a_release_with_the_token_as_the_holders,
+                        MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  h.redis(0, a(), {-1, -1}, {"set", "k:" + a(), "tok", "NX", "PX", "1000"}, nullptr,
+          "127.0.0.1:5000");
+  h.redis(50, a(), {-1, -1}, {"del", "k:" + a()}, {"sha", "1", "k:" + a(), "tok"},
+          "127.0.0.1:5001");
+  h.redis(60, a(), {-1, -1}, {"set", "k:" + a(), "tok2", "NX", "PX", "1000"}, nullptr,
+          "127.0.0.1:5002");
+  const auto verdict = check("lock_mutual_exclusion", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::valid), evidence_text(verdict));
+}
+
+BOOST_FIXTURE_TEST_CASE(migration_under_lease_holds_when_each_migration_had_its_grant,
+                        MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  const auto first = h.migrating(a(), 100, 300);
+  h.lock(120, a(), HistoryBuilder::caller_of(first), "t1");
+  h.unlock(290, a(), HistoryBuilder::caller_of(first));
+  // Across a stretch the observer did not see: undecided, not invalid.
+  h.monitor("redis_monitor_lost", 400);
+  h.migrating(b(), 450, 500);
+  h.monitor("redis_monitor_regained", 600);
+  const auto verdict = check("migration_under_lease", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::valid), evidence_text(verdict));
+  BOOST_TEST(verdict.summary.find("1 migrating operation (1 more overlapped") != std::string::npos,
+             verdict.summary);
+}
+
+BOOST_FIXTURE_TEST_CASE(migration_under_lease_is_invalid_for_a_migration_without_the_lock,
+                        MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  const auto locked = h.migrating(a(), 100, 300);
+  h.lock(120, a(), HistoryBuilder::caller_of(locked), "t1");
+  // Another client's grant does not cover this one (worker 2, client 2).
+  const auto unlocked = h.migrating(b(), 100, 300, 100, history::op_migrate);
+  h.lock(150, b(), HistoryBuilder::caller_of(locked), "t2");
+  // Redis stopped meanwhile: the lookup went on without the lock.
+  h.monitor("redis_monitor_lost", 400);
+  h.monitor("redis_down", 401);
+  const auto while_down = h.migrating(c(), 450, 500);
+  h.monitor("redis_starting", 700);
+  h.monitor("redis_monitor_regained", 710);
+  const auto verdict = check("migration_under_lease", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::invalid), evidence_text(verdict));
+  BOOST_REQUIRE_EQUAL(verdict.evidence.size(), 2u);
+  BOOST_TEST(verdict.evidence[0].what.find(
+                 fmt::format("op {} (migrate of user {}", unlocked, b())) != std::string::npos,
+             verdict.evidence[0].what);
+  BOOST_TEST(verdict.evidence[1].what.find(
+                 fmt::format("op {} (lookup of user {}", while_down, c())) != std::string::npos,
+             verdict.evidence[1].what);
+  BOOST_TEST(
+      verdict.evidence[1].what.find("while the harness had Redis stopped") != std::string::npos,
+      verdict.evidence[1].what);
+}
+
+BOOST_FIXTURE_TEST_CASE(lock_wait_is_invalid_past_its_bound_unless_the_waiter_was_paused,
+                        MigratedWorld) {
+  HistoryBuilder h;
+  h.monitor("redis_monitor_started", 0);
+  h.lock(0, a(), {9, 9}, "holder", 5000);
+  const auto waiter = h.migrating(a(), 10, 900, 100);  // worker 1, client 1
+  for (int t = 20; t <= 600; t += 20) h.lock(t, a(), HistoryBuilder::caller_of(waiter), "w");
+  h.lock(10, b(), {9, 9}, "holder", 5000);
+  const auto patient = h.migrating(b(), 10, 900, 1000);  // worker 2, client 2
+  for (int t = 20; t <= 600; t += 20) h.lock(t, b(), HistoryBuilder::caller_of(patient), "w");
+  const auto verdict = check("lock_wait_bounded", &h.finish());
+  BOOST_TEST((verdict.validity == Validity::invalid), evidence_text(verdict));
+  BOOST_REQUIRE_EQUAL(verdict.evidence.size(), 1u);
+  BOOST_TEST(verdict.evidence[0].what.find(fmt::format("op {} (lookup of user {}", waiter, a())) !=
+                 std::string::npos,
+             verdict.evidence[0].what);
+  BOOST_TEST(verdict.evidence[0].what.find("past its bound of 100 ms: 30 refused attempts") !=
+                 std::string::npos,
+             verdict.evidence[0].what);
+
+  // The same wait, with the waiter's worker stopped by the harness meanwhile.
+  HistoryBuilder paused;
+  paused.monitor("redis_monitor_started", 0);
+  paused.lock(0, a(), {9, 9}, "holder", 5000);
+  const auto stopped = paused.migrating(a(), 10, 900, 100);
+  paused.fault("pause", 100, {{"worker", HistoryBuilder::caller_of(stopped).first}});
+  paused.fault("resume", 500, {{"worker", HistoryBuilder::caller_of(stopped).first}});
+  for (int t = 20; t <= 600; t += 20) {
+    paused.lock(t, a(), HistoryBuilder::caller_of(stopped), "w");
+  }
+  const auto excused = check("lock_wait_bounded", &paused.finish());
+  BOOST_TEST((excused.validity == Validity::valid), evidence_text(excused));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

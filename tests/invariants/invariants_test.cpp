@@ -5,6 +5,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "engine/lock_observer.hpp"
 #include "history/history.hpp"
 #include "invariants/invariant.hpp"
 #include "migrator/io/http_client.hpp"
@@ -29,6 +30,10 @@ struct MigratedWorld {
     auto ctx = client->context(1);
     auto migrator = migrator::make_reference_migrator();
     const auto start = std::chrono::steady_clock::now();
+    // Redis watched as a trial watches it, so that the lock invariants
+    // judge the reference's real lock commands.
+    engine::LockObserver observer(test::shared_services().redis_url(),
+                                  test::MigrationFixture::short_lock().key_prefix, start);
     const auto now = [&] {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                   start)
@@ -44,12 +49,16 @@ struct MigratedWorld {
                             .kind = std::string(history::op_lookup),
                             .user = user_id,
                             .phase = std::string(phase)};
+      const int migrations = ctx.stats.migrations;
       const auto loaded = migrator->get_user_verified(ctx, user_id, {});
       BOOST_REQUIRE(loaded.personal_org);
       auto ok = invoke;
       ok.type = history::EventType::ok;
       ok.time_ns = now();
-      ok.value = {{"org_id", loaded.personal_org->id}, {"verified", true}, {"lock_waits", 0}};
+      ok.value = {{"org_id", loaded.personal_org->id},
+                  {"verified", true},
+                  {"lock_waits", 0},
+                  {"migrated_here", ctx.stats.migrations > migrations}};
       history.add(std::move(invoke));
       history.add(std::move(ok));
     };
@@ -76,6 +85,7 @@ struct MigratedWorld {
     phase(history::phase_heal, nlohmann::json::object());
     phase(history::phase_liveness, {{"users", migrated_ids}, {"bound_ms", 10000}});
     for (const auto& user_id : migrated_ids) lookup(user_id, history::phase_liveness);
+    for (auto& event : observer.finish()) history.add(std::move(event));
     history.finish();
   }
   const world::LegacyUser& migrated(EdgeCase flag = EdgeCase::subscription) const {
@@ -189,6 +199,9 @@ BOOST_AUTO_TEST_CASE(every_invariant_holds_after_reference_migrations) {
                                           "litellm_migrated_once",
                                           "liveness",
                                           "lock_expiry_recovery",
+                                          "lock_mutual_exclusion",
+                                          "lock_wait_bounded",
+                                          "migration_under_lease",
                                           "no_double_billing",
                                           "no_partial_migration",
                                           "one_personal_org_per_user",

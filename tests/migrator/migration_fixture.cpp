@@ -40,7 +40,7 @@ MigrationFixture::MigrationFixture(int users, std::uint64_t world_seed)
     : world_(world::generate({world_seed, users})) {
   auto& services = shared_services();
   const auto& redis_url = services.redis_url();
-  redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database};
+  redis_ = {redis_url.host, redis_url.port, redis_url.password, redis_url.database, {}};
   template_ =
       std::make_unique<world::TemplateDatabase>(world::TemplateDatabase::create(services, world_));
   trial_ = std::make_unique<world::TrialDatabase>(template_->clone());

@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(redis_down_is_a_typed_error_and_nothing_migrates) {
   auto own_redis = services::Services::start(options);
   const auto url = own_redis->redis_url();
   auto client = fixture.connect();
-  client->redis = io::RedisClient::connect({url.host, url.port, "", 0}, io::after(2s));
+  client->redis = io::RedisClient::connect({url.host, url.port, "", 0, {}}, io::after(2s));
   own_redis->embedded_redis()->stop();
 
   pqxx::connection observer(fixture.database_url().conninfo());

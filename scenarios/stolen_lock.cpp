@@ -1,0 +1,115 @@
+// The interleaving in which a stolen lock shows. Worker A reaches the commit
+// of a user's migration holding the lock and is stopped past its lease.
+// Worker B then looks the user up, takes the lock and is stopped just
+// inside it. A resumes: its commit must be refused (fencing) and its
+// release must leave B's lock alone. With B still inside, C looks the user
+// up with a short bound on its wait: it must wait, then give up, while B's
+// lease lasts. Finally B resumes and migrates.
+//
+// A release by plain DEL deletes B's lock and lets C in beside B
+// (lock_mutual_exclusion); a wait without a bound keeps C queued until B's
+// lease expires (lock_wait_bounded).
+#include <fmt/format.h>
+
+#include "engine/scenario.hpp"
+#include "faults/worker_faults.hpp"
+#include "scenarios/scenario_support.hpp"
+
+namespace orgquake::scenarios {
+namespace {
+
+struct StolenLockSettings {
+  std::chrono::milliseconds overstay;
+  std::chrono::milliseconds waiter_max_wait;
+};
+
+constexpr const char* stale_at = "migrate.before_commit";
+constexpr const char* inside_at = "lookup.after_lock_acquire";
+
+class StolenLock : public engine::ScenarioOf<StolenLockSettings> {
+ public:
+  std::string_view name() const override { return "stolen_lock"; }
+  std::string_view description() const override {
+    return "a stale holder resumes while a second holder is inside the lock, and a third "
+           "request waits";
+  }
+  StolenLockSettings read(engine::OptionReader& o) const override {
+    return {o.duration("overstay_ms", 100, 0, 600000,
+                       "how long past the TTL the first holder stays stopped"),
+            o.duration("waiter_max_wait_ms", 0, 0, 600000,
+                       "the third request's bound on its lock wait (0: an eighth of the TTL)")};
+  }
+
+  void run(engine::Trial& trial, const StolenLockSettings& s) const override {
+    trial.require_failpoint(stale_at);
+    trial.require_failpoint(inside_at);
+    const auto user = trial.choose_users(1, "stolen")[0];
+    const auto ttl = trial.lock_ttl();
+    const auto waiter_bound =
+        s.waiter_max_wait.count() > 0 ? s.waiter_max_wait : std::max(ttl / 8, milliseconds(1));
+    auto& stale =
+        trial.plan(std::make_unique<faults::WorkerPause>(stale_at, user, ttl + s.overstay));
+    auto& inside = trial.plan(std::make_unique<faults::WorkerPause>(inside_at, user));
+    trial.note_choice(
+        {{"kind", "stolen_lock"}, {"user", user}, {"waiter_max_wait_ms", waiter_bound.count()}});
+    trial.on_hit(stale_at, [&](const engine::HitInfo& hit) {
+      trial.inject(stale, {hit.worker});
+      return worker::HitDecision::proceed;
+    });
+    trial.on_hit(inside_at, [&](const engine::HitInfo& hit) {
+      trial.inject(inside, {hit.worker});
+      return worker::HitDecision::proceed;
+    });
+    const auto timeout = trial.settings().run_timeout;
+
+    // A: holds the lock at its commit, stopped past its lease.
+    engine::WorkerOptions first;
+    first.gated = {stale_at};
+    first.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+    const int holder_a = trial.run_worker(std::move(first));
+    reach(trial, stale_at, holder_a, user, timeout);
+    trial.sleep(*stale.stopped_for());
+
+    // B: takes the expired lock and is stopped just inside it.
+    engine::WorkerOptions second;
+    second.gated = {inside_at};
+    second.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+    const int holder_b = trial.run_worker(std::move(second));
+    reach(trial, inside_at, holder_b, user, timeout);
+
+    // A resumes with B inside: its stale commit and its release.
+    trial.heal(stale);
+    wait_for(trial, {holder_a});
+
+    // C: a request for the user while B holds the lock.
+    const int waiter = lookup_once(trial, {user}, waiter_bound);
+    wait_for(trial, {waiter});
+    if (trial.worker_finished(holder_b)) {
+      trial.not_exercised(
+          "the second holder was no longer inside the lock when the third "
+          "request came");
+    }
+    trial.heal(inside);
+    wait_for(trial, {holder_b});
+  }
+
+ private:
+  using milliseconds = std::chrono::milliseconds;
+
+  /// Waits until `worker` fired `failpoint`; throws if its lookup ended first.
+  static void reach(engine::Trial& trial, const char* failpoint, int worker,
+                    const std::string& user, milliseconds timeout) {
+    if (!trial.wait_until(
+            [&] { return trial.fired(failpoint) > 0 || trial.worker_finished(worker); }, timeout) ||
+        trial.fired(failpoint) == 0) {
+      throw std::runtime_error(fmt::format(
+          "worker {}'s lookup of {} ended (or timed out) before {}", worker, user, failpoint));
+    }
+  }
+};
+
+}  // namespace
+
+ORGQUAKE_REGISTER_SCENARIO(StolenLock);
+
+}  // namespace orgquake::scenarios
