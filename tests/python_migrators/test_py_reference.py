@@ -27,7 +27,7 @@ import support  # noqa: E402
 from orgquake import context, failpoints  # noqa: E402
 from orgquake.errors import (  # noqa: E402
     FencedOut, InjectedError, LockTimeout, MigrationError, UnknownUser)
-from orgquake.plan import Plan  # noqa: E402
+from orgquake.plan import Plan, redis_client_name  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from py_reference import lookup as lookup_module  # noqa: E402
@@ -305,11 +305,17 @@ class MigrationTest(Case):
         u = self.users[1]
         value, error, _ = self.run_op("migrate", state, u.user_id)
         self.assertIsNone(error)
-        self.assertEqual(value, {"released": True, "org_id": u.user_id})
+        self.assertEqual(value, {"released": True, "migrated_here": True, "org_id": u.user_id})
         value, error, _ = self.run_op("migrate", state, u.user_id)
-        self.assertEqual(value, {"released": True, "org_id": u.user_id})
+        self.assertEqual(value, {"released": True, "migrated_here": False, "org_id": u.user_id})
         self.assert_migrated(u)
         self.assertEqual(state.redis.get(f"{self.prefix}:lock:user:{u.user_id}"), None)
+
+    def test_the_clients_redis_connection_carries_its_name(self):
+        # The harness's lock observer attributes lock commands by this name.
+        state = self.state()
+        self.assertEqual(state.redis.client_getname(),
+                         redis_client_name(state.plan.worker, state.client))
 
     def test_an_error_at_every_failpoint_then_a_retry_converges(self):
         state = self.state()

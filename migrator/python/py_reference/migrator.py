@@ -126,6 +126,8 @@ class ClientState:
             socket_connect_timeout=command_s,
             max_connections=1,
             health_check_interval=0,
+            # The harness attributes this client's lock commands by the name.
+            client_name=plan.redis_client_name(client),
         )
         self.lock_scripts = LockScripts(self.redis)
 
@@ -251,12 +253,12 @@ def backfill(state: ClientState, user_id: str) -> dict:
     lock = state.lock()
     lease = lock.acquire(user_id)
     try:
-        migrate_user(state, user_id, lease.fencing_token)
+        migrated_here = migrate_user(state, user_id, lease.fencing_token)
     except BaseException:
         lock.release(lease)
         raise
     released = lock.release(lease)
-    value = {"released": released}
+    value = {"released": released, "migrated_here": migrated_here}
     # The org the backfill left the user in, so that the same-org check
     # compares the batch path with the lookups it raced.
     with state.autocommit() as session:

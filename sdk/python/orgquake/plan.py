@@ -41,6 +41,13 @@ class Operation:
     user: str
 
 
+def redis_client_name(worker: int, client: int) -> str:
+    """The name a client's Redis connections carry (CLIENT SETNAME), "orgquake:w3:c0":
+    the harness watches the lock through Redis's MONITOR and attributes a named
+    connection's lock commands to that client's operations (docs/worker-protocol.md)."""
+    return f"orgquake:w{worker}:c{client}"
+
+
 @dataclass(frozen=True)
 class ClientPlan:
     start_delay_ms: int
@@ -60,6 +67,11 @@ class Plan:
     failpoints: str
     gated_failpoints: list[str]
     clients: list[ClientPlan]
+
+    def redis_client_name(self, client: int) -> str:
+        """The Redis connection name of this worker's `client`: give it to redis-py as
+        `redis.Redis(..., client_name=plan.redis_client_name(client))`."""
+        return redis_client_name(self.worker, client)
 
     @staticmethod
     def from_json(message: Any) -> "Plan":
