@@ -225,7 +225,10 @@ void LockObserver::watch() {
         if (!text) continue;
         const auto line = services::parse_monitor_line(*text);
         if (!line) continue;
-        last_line_ns = monitor->monotonic_ns(line->server_time_us) - trial_start_ns;
+        // Redis's stamps can lag (a cached time); the stream's order is
+        // the order Redis ran the commands in, so times never go back.
+        last_line_ns =
+            std::max(last_line_ns, monitor->monotonic_ns(line->server_time_us) - trial_start_ns);
         if (line->args.size() == 2 && line->args[1] == fence_ &&
             lowercase(line->args[0]) == "echo") {
           std::lock_guard lock(mutex_);

@@ -21,7 +21,7 @@ namespace {
 using history::LockLease;
 using history::seconds;
 
-constexpr std::int64_t tolerance_ns = 5'000'000;
+constexpr std::int64_t tolerance_ns = history::redis_clock_skew_ns;
 
 std::string until(const LockLease& lease) {
   switch (lease.end) {

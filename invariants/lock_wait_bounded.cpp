@@ -25,8 +25,9 @@ using history::EventType;
 using history::LockAttempt;
 using history::seconds;
 
-/// Beyond the bound: the retry pause after the last refusal and scheduling.
-constexpr std::int64_t slack_ns = 100'000'000;
+/// Beyond the bound: the retry pause after the last refusal, scheduling,
+/// and the lag of MONITOR's timestamps.
+constexpr std::int64_t slack_ns = history::redis_clock_skew_ns;
 
 using ClientUser = std::tuple<int, int, std::string>;
 

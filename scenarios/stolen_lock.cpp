@@ -34,7 +34,7 @@ class StolenLock : public engine::ScenarioOf<StolenLockSettings> {
            "request waits";
   }
   StolenLockSettings read(engine::OptionReader& o) const override {
-    return {o.duration("overstay_ms", 100, 0, 600000,
+    return {o.duration("overstay_ms", 400, 0, 600000,
                        "how long past the TTL the first holder stays stopped"),
             o.duration("waiter_max_wait_ms", 0, 0, 600000,
                        "the third request's bound on its lock wait (0: an eighth of the TTL)")};

@@ -628,16 +628,16 @@ BOOST_FIXTURE_TEST_CASE(mutual_exclusion_is_invalid_when_a_stale_holder_deletes_
   HistoryBuilder h;
   h.monitor("redis_monitor_started", 0);
   h.lock(0, a(), {0, 0}, "a-token");
-  h.lock(1010, a(), {1, 0}, "b-token");
-  h.unlock(1100, a(), {0, 0});
-  h.lock(1150, a(), {2, 0}, "c-token");
+  h.lock(1300, a(), {1, 0}, "b-token");
+  h.unlock(1400, a(), {0, 0});
+  h.lock(1450, a(), {2, 0}, "c-token");
   const auto verdict = check("lock_mutual_exclusion", &h.finish());
   BOOST_TEST((verdict.validity == Validity::invalid), evidence_text(verdict));
   BOOST_REQUIRE_EQUAL(verdict.evidence.size(), 2u);
   BOOST_TEST(evidence_text(verdict).find("held by two callers at once") != std::string::npos,
              evidence_text(verdict));
   BOOST_TEST(evidence_text(verdict).find("worker 0, client 0 deleted user " + a() +
-                                         "'s lock at 1.1 s while worker 1, client 0 held it") !=
+                                         "'s lock at 1.4 s while worker 1, client 0 held it") !=
                  std::string::npos,
              evidence_text(verdict));
 }
