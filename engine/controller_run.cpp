@@ -254,7 +254,12 @@ void print_trial_line(const TrialResult& result, std::size_t position, std::size
     fmt::print("      {} {}: {}\n", results::name_of(invariant.verdict.validity), invariant.name,
                invariant.verdict.summary);
     for (std::size_t i = 0; i < invariant.verdict.evidence.size() && i < 3; ++i) {
-      fmt::print("        - {}\n", invariant.verdict.evidence[i].what);
+      const auto& e = invariant.verdict.evidence[i];
+      if (e.symptom.empty()) {
+        fmt::print("        - {}\n", e.what);
+      } else {
+        fmt::print("        - [{}] {}\n", e.symptom, e.what);
+      }
     }
   }
   fmt::print("      replay: {}\n", result.repro_command);

@@ -2,6 +2,11 @@
 // every subscription of that customer name the org (metadata org_id is the
 // personal org's id) and no longer the user, so that renewals, usage and
 // invoices land on the org the application now bills.
+//
+// Symptom codes (results::Evidence::symptom):
+//   customer_metadata_on_user  a migrated user's Stripe customer's metadata org_id is not the org
+//   subscription_on_user       a subscription of that customer does not name the org (org_id), or
+//                              still names the user (user_id)
 #include <map>
 #include <set>
 
@@ -38,6 +43,7 @@ class BillingFollowsOrg final : public Invariant {
       const auto& c = *customer->second;
       if (metadata_value(c.metadata, "org_id") != org) {
         verdict.violation(
+            "customer_metadata_on_user",
             "migrated user " + user.user_id + "'s Stripe customer " + c.id + " names org '" +
                 metadata_value(c.metadata, "org_id") + "', not its org",
             {{"user_id", user.user_id}, {"customer", c.id}, {"metadata", c.metadata}});
@@ -47,7 +53,8 @@ class BillingFollowsOrg final : public Invariant {
             metadata_value(s->metadata, "user_id").empty()) {
           continue;
         }
-        verdict.violation("migrated user " + user.user_id + "'s subscription " + s->id +
+        verdict.violation("subscription_on_user",
+                          "migrated user " + user.user_id + "'s subscription " + s->id +
                               " still names the user, not its org",
                           {{"user_id", user.user_id},
                            {"customer", c.id},

@@ -15,11 +15,13 @@ using results::Verdict;
 using results::VerdictBuilder;
 
 /// A VerdictBuilder that keeps the first `limit` violations as evidence and
-/// counts the rest, in the summary and in a last entry.
+/// counts the rest, in the summary and in a last entry, whose symptom is
+/// `violations_omitted` (its data: {"omitted": n}).
 class CappedVerdict {
  public:
   explicit CappedVerdict(std::string rule, int limit = 20);
-  void violation(std::string what, nlohmann::json data);
+  /// `symptom` is the evidence's stable code (results::Evidence::symptom).
+  void violation(std::string symptom, std::string what, nlohmann::json data);
   int found() const { return found_; }
   Verdict finish(const std::string& checked) const;
 

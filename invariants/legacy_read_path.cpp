@@ -1,5 +1,9 @@
 // Backward compatibility: the legacy endpoints read user_settings, and what
 // they return for a user must not change because the user was migrated.
+//
+// Symptom codes (results::Evidence::symptom):
+//   legacy_row_missing     the legacy read of a user's settings finds no row
+//   legacy_fields_changed  the row differs from the fixture's (data: "fields", the changed ones)
 #include <nlohmann/json.hpp>
 
 #include "invariants/invariant.hpp"
@@ -22,7 +26,8 @@ class LegacyReadPath final : public Invariant {
           "FROM user_settings WHERE user_id = $1",
           {user.user_id});
       if (r.empty()) {
-        verdict.violation("the legacy read of user " + user.user_id + " finds nothing",
+        verdict.violation("legacy_row_missing",
+                          "the legacy read of user " + user.user_id + " finds nothing",
                           {{"user_id", user.user_id}});
         continue;
       }
@@ -41,7 +46,8 @@ class LegacyReadPath final : public Invariant {
       if (changed.empty()) continue;
       std::string what = "the legacy read of user " + user.user_id + " changed:";
       for (const auto& field : changed) what += " " + field;
-      verdict.violation(what, {{"user_id", user.user_id}, {"fields", changed}});
+      verdict.violation("legacy_fields_changed", what,
+                        {{"user_id", user.user_id}, {"fields", changed}});
     }
     return verdict.finish(std::to_string(world.fixture.users.size()) + " users");
   }

@@ -1,6 +1,20 @@
 // LiteLLM entries move exactly once: one team per org with the user's legacy
 // remaining credits, the user a member once and its own budget lifted, every
 // legacy key moved to the team, none lost or duplicated.
+//
+// Symptom codes (results::Evidence::symptom):
+//   no_org_team                 a migrated user's org has no LiteLLM team
+//   team_budget_unlimited       the team's max_budget is null (unlimited), though the user's
+//                               remaining legacy credits were finite
+//   team_budget_wrong           the team's max_budget differs from the user's remaining credits
+//   not_team_member             the user is not a member of its org's team
+//   team_membership_duplicated  the user is a member of its org's team more than once
+//   user_budget_not_lifted      the user's own LiteLLM max_budget is still set
+//   key_lost                    a legacy key no longer exists in LiteLLM
+//   key_left_on_user            a legacy key exists but belongs to no team (still the user's)
+//   key_on_other_team           a legacy key belongs to a team other than the user's org's
+//   keys_duplicated             the run created more keys for the user than the one allowed to
+//                               replace a broken stored key
 #include <cmath>
 #include <map>
 
@@ -38,13 +52,14 @@ class LiteLlmMigratedOnce final : public Invariant {
       const std::string& org = user.user_id;  // personal org id = user id
       const auto team = team_by_id.find(org);
       if (team == team_by_id.end()) {
-        verdict.violation("migrated user " + user.user_id + " has no org team",
+        verdict.violation("no_org_team", "migrated user " + user.user_id + " has no org team",
                           {{"user_id", user.user_id}});
         continue;
       }
       const double expected = user.remaining_credits();
       if (!team->second->max_budget || std::fabs(*team->second->max_budget - expected) > 1e-6) {
         verdict.violation(
+            team->second->max_budget ? "team_budget_wrong" : "team_budget_unlimited",
             fmt::format("team {} has budget {} but the user had {} credits left", org,
                         team->second->max_budget ? fmt::format("{}", *team->second->max_budget)
                                                  : std::string("unlimited"),
@@ -56,25 +71,30 @@ class LiteLlmMigratedOnce final : public Invariant {
         memberships += m.user_id == user.user_id;
       if (memberships != 1) {
         verdict.violation(
+            memberships == 0 ? "not_team_member" : "team_membership_duplicated",
             fmt::format("user {} is a member of its team {} times", user.user_id, memberships),
             {{"user_id", user.user_id}, {"memberships", memberships}});
       }
       if (auto u = user_by_id.find(user.user_id); u != user_by_id.end() && u->second->max_budget) {
         verdict.violation(
+            "user_budget_not_lifted",
             fmt::format("user {}'s own budget is still {}", user.user_id, *u->second->max_budget),
             {{"user_id", user.user_id}});
       }
       for (const auto& legacy : user.keys) {
         const auto key = key_by_text.find(legacy.key);
         if (key == key_by_text.end()) {
-          verdict.violation("legacy key " + legacy.alias + " of user " + user.user_id + " is lost",
+          verdict.violation("key_lost",
+                            "legacy key " + legacy.alias + " of user " + user.user_id + " is lost",
                             {{"user_id", user.user_id}, {"key_alias", legacy.alias}});
         } else if (key->second->team_id.value_or("") != org) {
-          verdict.violation("legacy key " + legacy.alias + " of user " + user.user_id +
-                                " was not moved to its team",
-                            {{"user_id", user.user_id},
-                             {"key_alias", legacy.alias},
-                             {"team_id", key->second->team_id.value_or("")}});
+          verdict.violation(
+              key->second->team_id.value_or("").empty() ? "key_left_on_user" : "key_on_other_team",
+              "legacy key " + legacy.alias + " of user " + user.user_id +
+                  " was not moved to its team",
+              {{"user_id", user.user_id},
+               {"key_alias", legacy.alias},
+               {"team_id", key->second->team_id.value_or("")}});
         }
       }
       // Keys the run created for the user: at most one, and only to replace a
@@ -89,7 +109,8 @@ class LiteLlmMigratedOnce final : public Invariant {
       const bool stored_key_works = user.llm_api_key && !user.keys.front().blocked;
       const int allowed = stored_key_works ? 0 : 1;
       if (created > allowed) {
-        verdict.violation(fmt::format("{} keys were created for user {} (at most {})", created,
+        verdict.violation("keys_duplicated",
+                          fmt::format("{} keys were created for user {} (at most {})", created,
                                       user.user_id, allowed),
                           {{"user_id", user.user_id}, {"created", created}});
       }

@@ -3,6 +3,16 @@
 // lookup in the liveness phase that completes ok, verified, within the bound.
 // Catches locks that never expire, poisoned half-migrations a retry cannot
 // finish, and a migrator that fails safe forever.
+//
+// Symptom codes (results::Evidence::symptom); for a user with several
+// liveness operations, the code is that of the one that came closest to
+// bringing it back (too slow, then unverified, failed, unknown, hung):
+//   no_liveness_operation          a user the phase names had no operation in it
+//   recovered_too_slowly           a lookup came back ok and verified, but past the bound
+//   recovered_unverified           a lookup came back ok, but not verified
+//   not_recovered_failed           the lookups failed
+//   not_recovered_outcome_unknown  the lookups ended with their outcome unknown (worker died)
+//   not_recovered_hung             the lookups never completed (or have no invoke)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,13 +35,20 @@ using history::operations_of;
 using history::seconds;
 using history::string_field;
 
-// Why `op` does not show the user back, or "" when it does.
-std::string shortfall(const Operation& op, std::int64_t bound_ns) {
+// Why an operation does not show the user back: its symptom code, ranked by
+// how close it came (higher is closer), and a phrase.
+struct Shortfall {
+  int closeness = 0;
+  const char* symptom = "";
+  std::string why;  ///< "" when the operation shows the user back
+};
+
+Shortfall shortfall(const Operation& op, std::int64_t bound_ns) {
   const auto& first = op.first();
   const auto who =
       fmt::format("op {} (worker {}, client {})", first.op, first.worker, first.client);
-  if (op.invoke == nullptr) return who + " has no invoke in the history";
-  if (op.completion == nullptr) return who + " never completed";
+  if (op.invoke == nullptr) return {0, "not_recovered_hung", who + " has no invoke in the history"};
+  if (op.completion == nullptr) return {0, "not_recovered_hung", who + " never completed"};
   const auto& end = *op.completion;
   const auto error = [&] {
     const auto type = string_field(end.value, "error");
@@ -39,14 +56,19 @@ std::string shortfall(const Operation& op, std::int64_t bound_ns) {
     if (type.empty()) return message.empty() ? std::string("no error recorded") : message;
     return message.empty() ? type : type + ": " + message;
   };
-  if (end.type == EventType::fail) return who + " failed with " + error();
-  if (end.type == EventType::info) return who + " ended with its outcome unknown (" + error() + ")";
+  if (end.type == EventType::fail)
+    return {2, "not_recovered_failed", who + " failed with " + error()};
+  if (end.type == EventType::info) {
+    return {1, "not_recovered_outcome_unknown",
+            who + " ended with its outcome unknown (" + error() + ")"};
+  }
   const auto verified = end.value.find("verified");
   if (verified == end.value.end() || !verified->is_boolean() || !verified->get<bool>())
-    return who + " completed ok but unverified";
+    return {3, "recovered_unverified", who + " completed ok but unverified"};
   const auto took = end.time_ns - op.invoke->time_ns;
-  if (took > bound_ns) return fmt::format("{} took {}", who, seconds(took));
-  return "";
+  if (took > bound_ns)
+    return {4, "recovered_too_slowly", fmt::format("{} took {}", who, seconds(took))};
+  return {};
 }
 
 class Liveness final : public Invariant {
@@ -98,6 +120,7 @@ class Liveness final : public Invariant {
       const auto& tried = by_user[user];
       if (tried.empty()) {
         verdict.violation(
+            "no_liveness_operation",
             fmt::format("user {} had no operation in the liveness phase", user),
             {{"user", user}, {"bound_ms", bound->get<double>()}, {"phase", phase->to_json()}});
         continue;
@@ -105,13 +128,15 @@ class Liveness final : public Invariant {
       // One lookup that came back is enough: a retry that succeeds is the
       // user coming back.
       std::vector<std::string> reasons;
+      Shortfall closest{-1, "", ""};
       for (const auto* op : tried) {
-        auto why = shortfall(*op, bound_ns);
-        if (why.empty()) {
+        auto missed = shortfall(*op, bound_ns);
+        if (missed.why.empty()) {
           reasons.clear();
           break;
         }
-        reasons.push_back(std::move(why));
+        if (missed.closeness > closest.closeness) closest = missed;
+        reasons.push_back(std::move(missed.why));
       }
       if (reasons.empty()) continue;
       auto ops_json = nlohmann::json::array();
@@ -120,7 +145,8 @@ class Liveness final : public Invariant {
       const auto shown = std::min<std::size_t>(reasons.size(), 3);
       auto listed = fmt::format("{}", fmt::join(reasons.begin(), reasons.begin() + shown, "; "));
       if (reasons.size() > shown) listed += fmt::format("; and {} more", reasons.size() - shown);
-      verdict.violation(fmt::format("user {} did not come back verified within {} after the "
+      verdict.violation(closest.symptom,
+                        fmt::format("user {} did not come back verified within {} after the "
                                     "faults healed: {}",
                                     user, seconds(bound_ns), listed),
                         {{"user", user},

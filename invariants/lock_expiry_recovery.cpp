@@ -4,6 +4,12 @@
 // invoked after the fault completes ok) within TTL plus a recovery bound.
 // Catches locks without a TTL, waits that never give up, and a recovery path
 // that needs the dead holder's cooperation.
+//
+// Symptom codes (results::Evidence::symptom):
+//   served_too_late  after a fault hit its lock holder, the user was served again, but past
+//                    max(fault + TTL, first request after it) + the recovery bound
+//   never_served     after a fault hit its lock holder, no operation invoked since succeeded,
+//                    and the history runs past the recovery bound
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -126,6 +132,7 @@ class LockExpiryRecovery final : public Invariant {
         data["served_by"] = to_json(*served);
         data["waited_ms"] = waited / 1e6;
         verdict.violation(
+            "served_too_late",
             fmt::format(
                 "user {} waited {} after its lock holder {} at {}; bound {} (TTL {} + {}): "
                 "first served by op {} ({}) at {}, after {} operation{} that did not succeed",
@@ -143,7 +150,8 @@ class LockExpiryRecovery final : public Invariant {
             fmt::format("the history ends at {}, before user {}'s recovery bound ran out at {}",
                         seconds(history_end), user, seconds(deadline)));
       } else {
-        verdict.violation(fmt::format("user {} was never served again after its lock holder {} at "
+        verdict.violation("never_served",
+                          fmt::format("user {} was never served again after its lock holder {} at "
                                       "{}: none of the {} operation{} invoked since succeeded{}",
                                       user, happened, seconds(fault.time_ns), since.size(),
                                       since.size() == 1 ? "" : "s", outcome_summary(since)),

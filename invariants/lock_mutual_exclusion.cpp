@@ -5,6 +5,11 @@
 // deletes its successor's lock, a lock taken by SET without NX. Leases whose
 // grant or end the observer could not be sure of (within a few milliseconds
 // of an expiry, or across a stretch it did not see) are never evidence.
+//
+// Symptom codes (results::Evidence::symptom):
+//   overlapping_leases  two callers held one user's lock at once
+//   foreign_release     a caller deleted (DEL, UNLINK, GETDEL) a lock another caller held
+//   foreign_overwrite   a caller overwrote (SET without NX, ...) a lock another caller held
 #include <algorithm>
 #include <map>
 
@@ -79,6 +84,7 @@ class LockMutualExclusion final : public Invariant {
           if (second.holder.same_as(first.holder)) continue;
           const std::int64_t overlap = std::min(first.ends_ns, second.ends_ns) - second.granted_ns;
           verdict.violation(
+              "overlapping_leases",
               fmt::format("user {}'s lock was held by two callers at once for {}: {} was "
                           "granted it at {} ({}), and {} was granted it at {}",
                           user, seconds(overlap), first.holder.describe(),
@@ -90,14 +96,13 @@ class LockMutualExclusion final : public Invariant {
     }
     for (const auto& stolen : lock.foreign_releases) {
       const LockLease& victim = lock.leases[stolen.victim];
+      const bool deleted = stolen.command->kind == "del" || stolen.command->kind == "unlink" ||
+                           stolen.command->kind == "getdel";
       verdict.violation(
+          deleted ? "foreign_release" : "foreign_overwrite",
           fmt::format("{} {} user {}'s lock at {} while {} held it (granted at {}, {})",
-                      stolen.by.describe(),
-                      stolen.command->kind == "del" || stolen.command->kind == "unlink" ||
-                              stolen.command->kind == "getdel"
-                          ? "deleted"
-                          : "overwrote",
-                      victim.user, seconds(stolen.command->time_ns), victim.holder.describe(),
+                      stolen.by.describe(), deleted ? "deleted" : "overwrote", victim.user,
+                      seconds(stolen.command->time_ns), victim.holder.describe(),
                       seconds(victim.granted_ns), until(victim)),
           {{"user", victim.user},
            {"command", stolen.command->to_json()},

@@ -7,6 +7,9 @@
 // last refusal. A worker the harness paused meanwhile could not have given
 // up, so its waits are not judged; neither are waits across a stretch the
 // lock observer did not see.
+//
+// Symptom codes (results::Evidence::symptom):
+//   lock_wait_unbounded  an operation's refused lock attempts ran past its lock_max_wait_ms
 #include <limits>
 #include <map>
 #include <tuple>
@@ -109,6 +112,7 @@ class LockWaitBounded final : public Invariant {
           }
         }
         verdict.violation(
+            "lock_wait_unbounded",
             fmt::format("op {} ({} of user {} by worker {}, client {}) waited {} for the "
                         "user's lock, past its bound of {} ms: {} refused attempts from {} to {}",
                         invoke.op, invoke.kind, invoke.user, invoke.worker, invoke.client,

@@ -8,6 +8,12 @@
 // is held to the weaker rule that some unnamed caller was granted the lock
 // meanwhile. An operation that overlaps a stretch the lock observer did not
 // see is left undecided, never guessed.
+//
+// Symptom codes (results::Evidence::symptom):
+//   migrated_without_lease             an operation migrated a user while Redis granted its
+//                                      client (or, unattributed, anyone) no lease of the lock
+//   migrated_without_lease_redis_down  the same, and the operation began or ended while the
+//                                      harness had Redis stopped
 #include <map>
 #include <set>
 
@@ -94,13 +100,16 @@ class MigrationUnderLease final : public Invariant {
       }
       if (leased) continue;
       std::string why;
+      const char* symptom = "migrated_without_lease";
       for (const auto& down : lock.down) {
         if (within(from, down) || within(to, down)) {
           why = ", while the harness had Redis stopped";
+          symptom = "migrated_without_lease_redis_down";
           break;
         }
       }
       verdict.violation(
+          symptom,
           fmt::format("op {} ({} of user {} by worker {}, client {}) migrated the user between "
                       "{} and {}{}, but Redis granted {} no lease of the user's lock meanwhile",
                       invoke.op, invoke.kind, invoke.user, invoke.worker, invoke.client,

@@ -1,6 +1,16 @@
 // Migration moves billing; it never adds to it: one Stripe customer per user
 // or org, the original customer kept, no subscription or invoice created,
 // one billing row per user.
+//
+// Symptom codes (results::Evidence::symptom):
+//   duplicate_billing_rows      a user has several stripe_customers rows
+//   customers_per_org           several Stripe customers name one org (metadata org_id)
+//   original_customer_lost      a user's original Stripe customer no longer exists
+//   billing_row_wrong_customer  a user's first stripe_customers row names another customer
+//   subscription_lost           the user's customer has fewer subscriptions than it had
+//   subscriptions_added         the user's customer has more subscriptions than it had
+//   invoice_created             the run created a Stripe invoice
+//   subscription_created        the run created a Stripe subscription
 #include <map>
 
 #include "invariants/invariant.hpp"
@@ -25,7 +35,8 @@ class NoDoubleBilling final : public Invariant {
     std::map<std::string, std::string, std::less<>> first_row;
     for (int i = 0; i < rows.rows(); ++i) {
       if (rows.integer(i, 1) > 1) {
-        verdict.violation("user " + std::string(rows.text(i, 0)) + " has " +
+        verdict.violation("duplicate_billing_rows",
+                          "user " + std::string(rows.text(i, 0)) + " has " +
                               std::string(rows.text(i, 1)) + " stripe_customers rows",
                           {{"user_id", rows.text(i, 0)}, {"stripe_customer_ids", rows.text(i, 2)}});
       }
@@ -40,7 +51,8 @@ class NoDoubleBilling final : public Invariant {
     }
     for (const auto& [org, count] : customers_per_org) {
       if (count > 1) {
-        verdict.violation("org " + org + " has " + std::to_string(count) + " Stripe customers",
+        verdict.violation("customers_per_org",
+                          "org " + org + " has " + std::to_string(count) + " Stripe customers",
                           {{"org_id", org}, {"customers", count}});
       }
     }
@@ -51,19 +63,23 @@ class NoDoubleBilling final : public Invariant {
       const auto& original = *user.stripe_customer_id;
       if (customer_by_id.count(original) == 0) {
         verdict.violation(
+            "original_customer_lost",
             "the original Stripe customer " + original + " of user " + user.user_id + " is gone",
             {{"user_id", user.user_id}, {"customer", original}});
       }
       if (auto row = first_row.find(user.user_id);
           row != first_row.end() && row->second != original) {
         verdict.violation(
+            "billing_row_wrong_customer",
             "user " + user.user_id + "'s billing row names " + row->second + ", not its customer " +
                 original,
             {{"user_id", user.user_id}, {"customer", original}, {"row", row->second}});
       }
       const int expected = user.stripe_subscription_id ? 1 : 0;
       if (subscriptions_per_customer[original] != expected) {
-        verdict.violation("customer " + original + " has " +
+        verdict.violation(subscriptions_per_customer[original] < expected ? "subscription_lost"
+                                                                          : "subscriptions_added",
+                          "customer " + original + " has " +
                               std::to_string(subscriptions_per_customer[original]) +
                               " subscriptions, had " + std::to_string(expected),
                           {{"customer", original}});
@@ -74,6 +90,7 @@ class NoDoubleBilling final : public Invariant {
       if (event.object_type == "invoice" || event.object_type == "subscription") {
         const char* article = event.object_type == "invoice" ? "an " : "a ";
         verdict.violation(
+            event.object_type + "_created",
             article + event.object_type + " was created during the run: " + event.object_id,
             {{"object_id", event.object_id}, {"request_seq", event.request_seq}});
       }

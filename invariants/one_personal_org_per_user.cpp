@@ -1,5 +1,9 @@
 // At most one personal org per owner. The schema's partial unique index
 // enforces it where the schema is ours; an external database may lack it.
+//
+// Symptom codes (results::Evidence::symptom):
+//   several_personal_orgs  a user owns more than one personal org
+//   no_personal_org        a migrated user owns no personal org
 #include "invariants/invariant.hpp"
 
 namespace orgquake::invariants {
@@ -18,7 +22,8 @@ class OnePersonalOrgPerUser final : public Invariant {
         "SELECT owner_user_id, count(*), string_agg(id::text, ',' ORDER BY id) FROM org "
         "WHERE kind = 'personal' GROUP BY owner_user_id HAVING count(*) > 1");
     for (int i = 0; i < many.rows(); ++i) {
-      verdict.violation("user " + std::string(many.text(i, 0)) + " owns " +
+      verdict.violation("several_personal_orgs",
+                        "user " + std::string(many.text(i, 0)) + " owns " +
                             std::string(many.text(i, 1)) + " personal orgs",
                         {{"owner_user_id", many.text(i, 0)}, {"org_ids", many.text(i, 2)}});
     }
@@ -26,7 +31,8 @@ class OnePersonalOrgPerUser final : public Invariant {
         "SELECT s.user_id FROM user_settings s WHERE s.already_migrated AND NOT EXISTS "
         "(SELECT 1 FROM org o WHERE o.owner_user_id = s.user_id AND o.kind = 'personal')");
     for (int i = 0; i < none.rows(); ++i) {
-      verdict.violation("migrated user " + std::string(none.text(i, 0)) + " has no personal org",
+      verdict.violation("no_personal_org",
+                        "migrated user " + std::string(none.text(i, 0)) + " has no personal org",
                         {{"user_id", none.text(i, 0)}});
     }
     const auto users = world.database.exec("SELECT count(*) FROM user_settings").integer(0, 0);

@@ -3,6 +3,13 @@
 // concurrent first lookups that each create an org, or a lookup that answers
 // from a half-written or rolled-back migration, show up here even when the
 // end state of the database looks clean.
+//
+// Symptom codes (results::Evidence::symptom):
+//   different_orgs_served       one user's successful operations returned more than one org
+//   served_org_not_in_database  an operation returned an org the database does not hold
+//                               (never committed, or rolled back)
+//   served_other_users_org      an operation returned another user's personal org
+//   served_non_personal_org     an operation returned an org that is not a personal org
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -104,7 +111,8 @@ class SameOrgPerLookup final : public Invariant {
                                     by.size() == 1 ? "" : "s", describe(*by.front())));
         orgs_json.push_back({{"org_id", org}, {"count", by.size()}, {"ops", ops_json(by)}});
       }
-      verdict.violation(fmt::format("user {} was served {} different orgs: {}", user, orgs.size(),
+      verdict.violation("different_orgs_served",
+                        fmt::format("user {} was served {} different orgs: {}", user, orgs.size(),
                                     fmt::join(parts, "; ")),
                         {{"user", user}, {"orgs", orgs_json}});
     }
@@ -146,20 +154,25 @@ class SameOrgPerLookup final : public Invariant {
     const auto known =
         db.exec("SELECT id::text, kind, owner_user_id FROM org WHERE id::text = ANY($1::text[])",
                 {text_array(stray_orgs)});
-    std::map<std::string, std::string> what_org_is;
+    // org id -> (symptom, what it is)
+    std::map<std::string, std::pair<const char*, std::string>> what_org_is;
     for (int i = 0; i < known.rows(); ++i) {
       what_org_is[std::string(known.text(i, 0))] =
           known.text(i, 1) == "personal"
-              ? fmt::format("user {}'s personal org", known.text(i, 2))
-              : fmt::format("a {} org owned by {}", known.text(i, 1), known.text(i, 2));
+              ? std::pair("served_other_users_org",
+                          fmt::format("user {}'s personal org", known.text(i, 2)))
+              : std::pair("served_non_personal_org",
+                          fmt::format("a {} org owned by {}", known.text(i, 1), known.text(i, 2)));
     }
 
     for (const auto& [user, org] : stray) {
       const auto& by = served.at(*user).at(*org);
       const auto& mine = committed[*user];
       const auto it = what_org_is.find(*org);
-      const auto is =
-          it == what_org_is.end() ? std::string("an org not in the database") : it->second;
+      const auto& [symptom, is] =
+          it == what_org_is.end() ? std::pair<const char*, std::string>(
+                                        "served_org_not_in_database", "an org not in the database")
+                                  : it->second;
       const auto count = fmt::format("{} operation{} (first {})", by.size(),
                                      by.size() == 1 ? "" : "s", describe(*by.front()));
       const auto what =
@@ -170,11 +183,12 @@ class SameOrgPerLookup final : public Invariant {
                     *user, count, *org, is)
               : fmt::format("{} on user {} returned org {}, {}, not its committed personal org {}",
                             count, *user, *org, is, fmt::join(mine, ", "));
-      verdict.violation(what, {{"user", *user},
-                               {"org_id", *org},
-                               {"committed_personal_orgs", mine},
-                               {"count", by.size()},
-                               {"ops", ops_json(by)}});
+      verdict.violation(symptom, what,
+                        {{"user", *user},
+                         {"org_id", *org},
+                         {"committed_personal_orgs", mine},
+                         {"count", by.size()},
+                         {"ops", ops_json(by)}});
     }
   }
 };

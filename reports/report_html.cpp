@@ -422,6 +422,8 @@ section.trial { border-top: 2px solid var(--line); margin-top: 32px; }
 details { margin: 4px 0; } summary { cursor: pointer; }
 details.invariant { border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px; }
 ol.evidence li { margin: 6px 0; }
+code.symptom { font-size: 11px; padding: 0 5px; border: 1px solid var(--line); border-radius: 4px;
+               background: #f6f8fa; color: var(--muted); }
 .empty, .percentiles, .hint { color: var(--muted); }
 .timeline { position: relative; width: 100%; }
 .timeline canvas { display: block; width: 100%; cursor: crosshair; }
@@ -843,7 +845,13 @@ std::string invariant_section(const results::InvariantResult& invariant) {
     const std::size_t shown = std::min(verdict.evidence.size(), max_evidence_shown);
     for (std::size_t i = 0; i < shown; ++i) {
       const auto& evidence = verdict.evidence[i];
-      out += fmt::format("<li><div class=\"what\">{}</div>", html_escape(evidence.what));
+      // The symptom code, a small tag before the line, when there is one
+      // (a results.json older than the codes has none).
+      const std::string tag =
+          evidence.symptom.empty()
+              ? std::string()
+              : fmt::format("<code class=\"symptom\">{}</code> ", html_escape(evidence.symptom));
+      out += fmt::format("<li><div class=\"what\">{}{}</div>", tag, html_escape(evidence.what));
       if (!evidence.data.is_null() && !(evidence.data.is_object() && evidence.data.empty())) {
         out += fmt::format("<pre>{}</pre>", pretty_json(evidence.data));
       }

@@ -15,10 +15,12 @@ namespace orgquake::reports {
 /// {"seed", "suite", "migrator", "users", "verdict", "duration_s", "git_sha",
 ///  "started_at", "spec", "trials": [{"index", "scenario", "seed", "verdict",
 ///  "error" (only when nonempty), "invariants": [{"name", "verdict", "summary",
-///  "evidence": [{"what", "data"}]}], "stats", "fault_plan", "choices", "failpoint_order",
-///  "options", "duration_s", "repro"}]}.
+///  "evidence": [{"symptom", "what", "data"}]}], "stats", "fault_plan", "choices",
+///  "failpoint_order", "options", "duration_s", "repro"}]}.
 /// Seeds are unsigned integers, exact over the whole uint64 range. The
-/// history is not here: it goes to history.jsonl.
+/// history is not here: it goes to history.jsonl. "symptom" is the
+/// evidence's stable code (results::Evidence); results::Verdict::from_json
+/// reads an invariant's entry back, a file without symptoms too.
 nlohmann::json results_json(const results::RunResult& run);
 
 /// Serializes JSON for a report file. Strings that are not valid UTF-8 (an

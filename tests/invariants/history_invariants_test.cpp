@@ -239,6 +239,7 @@ bool names_op(const nlohmann::json& data, std::int64_t id) {
 struct LivenessPlant {
   std::string name;
   std::string evidence;  ///< a phrase b's evidence line must contain
+  std::string symptom;   ///< the symptom code of b's evidence
   std::function<void(HistoryBuilder&, MigratedWorld&)> plant;
   friend std::ostream& operator<<(std::ostream& out, const LivenessPlant& p) {
     return out << p.name;
@@ -247,31 +248,31 @@ struct LivenessPlant {
 
 std::vector<LivenessPlant> liveness_plants() {
   return {
-      {"no operation", "had no operation in the liveness phase",
+      {"no operation", "had no operation in the liveness phase", "no_liveness_operation",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.ok(w.b(), 100, 200, w.org_of(w.b()));  // before the phase: does not count
        }},
-      {"failed", "failed with lock_timeout: the lock stayed held",
+      {"failed", "failed with lock_timeout: the lock stayed held", "not_recovered_failed",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.fail(w.b(), 5100, 5200, history::phase_liveness);
        }},
-      {"slow", "took 2.5 s",
+      {"slow", "took 2.5 s", "recovered_too_slowly",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.ok(w.b(), 5100, 7600, w.org_of(w.b()), history::phase_liveness);
        }},
-      {"unverified", "completed ok but unverified",
+      {"unverified", "completed ok but unverified", "recovered_unverified",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.ok(w.b(), 5100, 5200, w.org_of(w.b()), history::phase_liveness, false);
        }},
-      {"lost", "ended with its outcome unknown (worker_died",
+      {"lost", "ended with its outcome unknown (worker_died", "not_recovered_outcome_unknown",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.info(w.b(), 5100, 5200, history::phase_liveness);
        }},
-      {"never completed", "never completed",
+      {"never completed", "never completed", "not_recovered_hung",
        [](HistoryBuilder& h, MigratedWorld& w) {
          h.pending(w.b(), 5100, history::phase_liveness);
        }},
-      {"every retry failed", "and 1 more",
+      {"every retry failed", "and 1 more", "not_recovered_failed",
        [](HistoryBuilder& h, MigratedWorld& w) {
          for (int i = 0; i < 4; ++i)
            h.fail(w.b(), 5100 + 300 * i, 5300 + 300 * i, history::phase_liveness);
@@ -346,12 +347,15 @@ BOOST_FIXTURE_TEST_CASE(same_org_is_invalid_when_a_user_was_served_two_orgs, Mig
   const auto& two =
       require_evidence(verdict, {"user " + a() + " was served 2 different orgs", org_of(a()),
                                  org_of(b()), op_name(first), op_name(second)});
+  BOOST_TEST(two.symptom == "different_orgs_served");
   BOOST_TEST(names_op(two.data, first));
   BOOST_TEST(names_op(two.data, second));
   // b's org handed to a is also not a's committed personal org.
-  require_evidence(verdict, {"on user " + a() + " returned org " + org_of(b()),
-                             "user " + b() + "'s personal org",
-                             "not its committed personal org " + org_of(a())});
+  const auto& foreign =
+      require_evidence(verdict, {"on user " + a() + " returned org " + org_of(b()),
+                                 "user " + b() + "'s personal org",
+                                 "not its committed personal org " + org_of(a())});
+  BOOST_TEST(foreign.symptom == "served_other_users_org");
   BOOST_TEST(!find_evidence(verdict, {"user " + b() + " was served"}), evidence_text(verdict));
 }
 
@@ -367,6 +371,7 @@ BOOST_FIXTURE_TEST_CASE(same_org_is_invalid_when_every_lookup_agreed_on_an_uncom
   BOOST_TEST(verdict.evidence.size() == 1u, evidence_text(verdict));
   const auto& e = require_evidence(verdict, {"2 operations", "on user " + a(), phantom,
                                              "an org not in the database", org_of(a())});
+  BOOST_TEST(e.symptom == "served_org_not_in_database");
   BOOST_TEST(names_op(e.data, later));
   BOOST_TEST(e.data["org_id"] == phantom);
 }
@@ -404,6 +409,7 @@ BOOST_FIXTURE_TEST_CASE(evidence_is_capped_and_counts_the_rest, MigratedWorld) {
   BOOST_TEST_REQUIRE((verdict.validity == Validity::invalid));
   BOOST_TEST(verdict.evidence.size() == 21u);
   BOOST_TEST(verdict.evidence.back().what == "70 more violations are not listed");
+  BOOST_TEST(verdict.evidence.back().symptom == "violations_omitted");
   BOOST_TEST(verdict.evidence.back().data.value("omitted", 0) == 70);
   BOOST_TEST(verdict.summary.find("90 violations") != std::string::npos, verdict.summary);
 }
@@ -454,6 +460,7 @@ BOOST_FIXTURE_TEST_CASE(lock_expiry_is_invalid_when_the_first_success_comes_too_
   const auto& e = require_evidence(
       verdict, {"user " + a() + " waited 3.2 s after its lock holder was killed at 1.0 s",
                 "bound 3.0 s", op_name(served), "after 1 operation that did not succeed"});
+  BOOST_TEST(e.symptom == "served_too_late");
   BOOST_TEST(e.data["fault"]["kind"] == "crash");
   BOOST_TEST(e.data["fault"]["time_ns"] == 1000 * ms);
   BOOST_TEST(e.data["failed_count"] == 1);
@@ -505,6 +512,7 @@ BOOST_FIXTURE_TEST_CASE(lock_expiry_is_invalid_when_every_operation_after_the_cr
       verdict, {"user " + a() + " was never served again after its lock holder was killed",
                 "none of the 3 operations invoked since succeeded", "2 failed",
                 "1 lost with their worker", "first error: lock_timeout"});
+  BOOST_TEST(e.symptom == "never_served");
   BOOST_TEST(e.data["failed_count"] == 3);
   BOOST_TEST(names_op(e.data, first));
 }
@@ -556,6 +564,7 @@ BOOST_DATA_TEST_CASE_F(MigratedWorld, liveness_is_invalid_when_a_user_does_not_c
   BOOST_TEST_REQUIRE((verdict.validity == Validity::invalid), evidence_text(verdict));
   BOOST_TEST(verdict.evidence.size() == 1u, evidence_text(verdict));
   const auto& e = require_evidence(verdict, {"user " + b(), plant.evidence});
+  BOOST_TEST(e.symptom == plant.symptom);
   BOOST_TEST(e.data["user"] == b());
   BOOST_TEST(!find_evidence(verdict, {a()}), evidence_text(verdict));
 }
@@ -636,6 +645,10 @@ BOOST_FIXTURE_TEST_CASE(mutual_exclusion_is_invalid_when_a_stale_holder_deletes_
   BOOST_REQUIRE_EQUAL(verdict.evidence.size(), 2u);
   BOOST_TEST(evidence_text(verdict).find("held by two callers at once") != std::string::npos,
              evidence_text(verdict));
+  BOOST_TEST(require_evidence(verdict, {"held by two callers at once"}).symptom ==
+             "overlapping_leases");
+  BOOST_TEST(require_evidence(verdict, {"deleted user " + a() + "'s lock"}).symptom ==
+             "foreign_release");
   BOOST_TEST(evidence_text(verdict).find("worker 0, client 0 deleted user " + a() +
                                          "'s lock at 1.4 s while worker 1, client 0 held it") !=
                  std::string::npos,
@@ -696,6 +709,8 @@ BOOST_FIXTURE_TEST_CASE(migration_under_lease_is_invalid_for_a_migration_without
   BOOST_TEST(verdict.evidence[0].what.find(
                  fmt::format("op {} (migrate of user {}", unlocked, b())) != std::string::npos,
              verdict.evidence[0].what);
+  BOOST_TEST(verdict.evidence[0].symptom == "migrated_without_lease");
+  BOOST_TEST(verdict.evidence[1].symptom == "migrated_without_lease_redis_down");
   BOOST_TEST(verdict.evidence[1].what.find(
                  fmt::format("op {} (lookup of user {}", while_down, c())) != std::string::npos,
              verdict.evidence[1].what);
@@ -723,6 +738,7 @@ BOOST_FIXTURE_TEST_CASE(lock_wait_is_invalid_past_its_bound_unless_the_waiter_wa
   BOOST_TEST(verdict.evidence[0].what.find("past its bound of 100 ms: 30 refused attempts") !=
                  std::string::npos,
              verdict.evidence[0].what);
+  BOOST_TEST(verdict.evidence[0].symptom == "lock_wait_unbounded");
 
   // The same wait, with the waiter's worker stopped by the harness meanwhile.
   HistoryBuilder paused;

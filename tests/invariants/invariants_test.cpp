@@ -112,13 +112,14 @@ struct MigratedWorld {
 struct Plant {
   std::string invariant;
   std::string evidence;  ///< a phrase the evidence must contain
+  std::string symptom;   ///< the symptom code of the evidence that names it
   std::function<void(MigratedWorld&)> plant;
   friend std::ostream& operator<<(std::ostream& out, const Plant& p) { return out << p.invariant; }
 };
 
 std::vector<Plant> plants() {
   return {
-      {"one_personal_org_per_user", "owns 2 personal orgs",
+      {"one_personal_org_per_user", "owns 2 personal orgs", "several_personal_orgs",
        [](MigratedWorld& w) {
          w.fixture.pg().exec("DROP INDEX org_one_personal_per_owner");
          w.fixture.pg().exec(
@@ -126,21 +127,21 @@ std::vector<Plant> plants() {
              "('00000000-0000-4000-8000-0000000000aa', 'second', 'personal', $1)",
              {w.migrated().user_id});
        }},
-      {"complete_ownership", "has role member in its personal org",
+      {"complete_ownership", "has role member in its personal org", "org_role_not_owner",
        [](MigratedWorld& w) {
          w.fixture.pg().exec(
              "UPDATE org_member SET role_id = (SELECT id FROM role WHERE name = 'member') "
              "WHERE org_id = $1",
              {w.migrated().user_id});
        }},
-      {"no_partial_migration", "already has a personal org",
+      {"no_partial_migration", "already has a personal org", "unmigrated_has_org",
        [](MigratedWorld& w) {
          w.fixture.pg().exec(
              "INSERT INTO org (id, name, kind, owner_user_id) VALUES ($1::uuid, 'half', "
              "'personal', $1::text)",
              {w.unmigrated->user_id});
        }},
-      {"no_double_billing", "stripe_customers rows",
+      {"no_double_billing", "stripe_customers rows", "duplicate_billing_rows",
        [](MigratedWorld& w) {
          const auto& user = w.migrated();
          w.fixture.pg().exec(
@@ -148,31 +149,31 @@ std::vector<Plant> plants() {
              "$1::uuid, $2)",
              {user.user_id, *user.stripe_customer_id});
        }},
-      {"no_double_billing", "an invoice was created",
+      {"no_double_billing", "an invoice was created", "invoice_created",
        [](MigratedWorld& w) {
          w.post(w.fixture.stripe().port(), w.fixture.stripe().secret_key(), "/v1/invoices",
                 "customer=" + *w.migrated().stripe_customer_id,
                 "application/x-www-form-urlencoded");
        }},
-      {"billing_follows_org", "not its org",
+      {"billing_follows_org", "not its org", "customer_metadata_on_user",
        [](MigratedWorld& w) {
          w.post(w.fixture.stripe().port(), w.fixture.stripe().secret_key(),
                 "/v1/customers/" + *w.migrated().stripe_customer_id, "metadata[org_id]=elsewhere",
                 "application/x-www-form-urlencoded");
        }},
-      {"litellm_migrated_once", "was not moved to its team",
+      {"litellm_migrated_once", "was not moved to its team", "key_left_on_user",
        [](MigratedWorld& w) {
          w.post(w.fixture.litellm().port(), w.fixture.litellm().master_key(), "/key/update",
                 nlohmann::json{{"key", w.migrated().keys.front().key}, {"team_id", nullptr}}.dump(),
                 "application/json");
        }},
-      {"litellm_migrated_once", "but the user had",
+      {"litellm_migrated_once", "but the user had", "team_budget_unlimited",
        [](MigratedWorld& w) {
          w.post(w.fixture.litellm().port(), w.fixture.litellm().master_key(), "/team/update",
                 nlohmann::json{{"team_id", w.migrated().user_id}, {"max_budget", nullptr}}.dump(),
                 "application/json");
        }},
-      {"legacy_read_path", "changed: username",
+      {"legacy_read_path", "changed: username", "legacy_fields_changed",
        [](MigratedWorld& w) {
          w.fixture.pg().exec(
              "UPDATE user_settings SET username = username || '!' WHERE user_id = $1",
@@ -220,20 +221,28 @@ BOOST_DATA_TEST_CASE(a_planted_violation_is_invalid_with_evidence_that_names_it,
   plant.plant(world);
   const auto verdict = world.check(plant.invariant);
   BOOST_TEST((verdict.validity == results::Validity::invalid), verdict.summary);
-  bool named = false;
-  for (const auto& e : verdict.evidence) named |= e.what.find(plant.evidence) != std::string::npos;
+  bool named = false, coded = false;
+  for (const auto& e : verdict.evidence) {
+    if (e.what.find(plant.evidence) == std::string::npos) continue;
+    named = true;
+    coded |= e.symptom == plant.symptom;
+  }
   BOOST_TEST(named,
              "no evidence mentions '" << plant.evidence << "'; summary: " << verdict.summary);
+  BOOST_TEST(coded,
+             "no evidence that mentions '" << plant.evidence << "' has symptom " << plant.symptom);
+  for (const auto& e : verdict.evidence) BOOST_TEST(!e.symptom.empty(), e.what);
   BOOST_TEST(verdict.to_json()["verdict"] == "invalid");
 }
 
 BOOST_AUTO_TEST_CASE(merging_verdicts_keeps_the_worst_and_all_evidence) {
   using results::Validity;
-  const results::Verdict bad{Validity::invalid, "bad", {{"x", {}}}};
+  const results::Verdict bad{Validity::invalid, "bad", {{"x_seen", "x", {}}}};
   const auto merged =
       results::merge({results::Verdict::valid("ok"), results::Verdict::unknown("?"), bad});
   BOOST_TEST((merged.validity == Validity::invalid));
   BOOST_TEST(merged.evidence.size() == 1u);
+  BOOST_TEST(merged.evidence.front().symptom == "x_seen");
   BOOST_TEST(
       (results::merge({results::Verdict::valid("a"), results::Verdict::unknown("b")}).validity ==
        Validity::unknown));

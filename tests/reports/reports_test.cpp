@@ -125,10 +125,13 @@ results::RunResult sample_run() {
       {"one_personal_org",
        results::Verdict{Validity::invalid,
                         "one personal org: 2 violations; first: " + hostile,
-                        {{"user u1 owns 2 personal orgs " + hostile,
+                        // u2's evidence has no symptom, as if read from a
+                        // results.json older than the codes.
+                        {{"several_personal_orgs",
+                          "user u1 owns 2 personal orgs " + hostile,
                           {{"rows", json::array({hostile, "org-1"})},
                            {"endpoint", "http://127.0.0.1:8080/v1/customers"}}},
-                         {"user u2 owns 2 personal orgs \x01 bell\x07", json::object()}}}});
+                         {"", "user u2 owns 2 personal orgs \x01 bell\x07", json::object()}}}});
   invalid.invariants.push_back({"no_double_billing", results::Verdict::valid("held")});
   invalid.repro_command = "orgquake repro reports/out/run-1 --trial 1";
   invalid.duration_s = 2;
@@ -410,7 +413,9 @@ BOOST_AUTO_TEST_CASE(has_every_contract_key_with_the_run_values) {
   BOOST_TEST(broken["verdict"] == "invalid");
   BOOST_TEST(broken["summary"] == "one personal org: 2 violations; first: " + hostile);
   BOOST_REQUIRE(broken["evidence"].size() == 2u);
+  BOOST_TEST(broken["evidence"][0]["symptom"] == "several_personal_orgs");
   BOOST_TEST(broken["evidence"][0]["what"] == "user u1 owns 2 personal orgs " + hostile);
+  BOOST_TEST(broken["evidence"][1]["symptom"] == "");
   BOOST_TEST(broken["evidence"][0]["data"]["rows"][0] == hostile);
   BOOST_TEST(invalid["invariants"][1]["verdict"] == "valid");
 
@@ -418,6 +423,45 @@ BOOST_AUTO_TEST_CASE(has_every_contract_key_with_the_run_values) {
   BOOST_TEST(unknown["verdict"] == "unknown");
   BOOST_TEST(unknown["error"] == "postgres died: </script> & gone");
   BOOST_TEST(unknown["invariants"][0]["verdict"] == "unknown");
+}
+
+// The symptom codes survive results.json: written, read back by
+// Verdict::from_json, equal to the run's; a file older than the codes (no
+// "symptom") reads with empty ones.
+BOOST_AUTO_TEST_CASE(evidence_symptoms_round_trip_through_the_file) {
+  const auto run = sample_run();
+  const json results = json::parse(reports::dump_report_json(reports::results_json(run), 2));
+  for (std::size_t t = 0; t < run.trials.size(); ++t) {
+    const auto& trial = run.trials[t];
+    BOOST_REQUIRE(results["trials"][t]["invariants"].size() == trial.invariants.size());
+    for (std::size_t i = 0; i < trial.invariants.size(); ++i) {
+      const auto& original = trial.invariants[i].verdict;
+      const auto back = results::Verdict::from_json(results["trials"][t]["invariants"][i]);
+      BOOST_TEST_CONTEXT("trial " << t << ", invariant " << trial.invariants[i].name) {
+        BOOST_TEST((back.validity == original.validity));
+        BOOST_TEST(back.summary == original.summary);
+        BOOST_REQUIRE(back.evidence.size() == original.evidence.size());
+        for (std::size_t e = 0; e < back.evidence.size(); ++e) {
+          BOOST_TEST(back.evidence[e].symptom == original.evidence[e].symptom);
+          BOOST_TEST(back.evidence[e].what == original.evidence[e].what);
+          BOOST_TEST(back.evidence[e].data == original.evidence[e].data);
+        }
+      }
+    }
+  }
+  const auto read = results::Verdict::from_json(results["trials"][1]["invariants"][0]);
+  BOOST_REQUIRE(read.evidence.size() == 2u);
+  BOOST_TEST(read.evidence[0].symptom == "several_personal_orgs");
+
+  json old = results["trials"][1]["invariants"][0];
+  for (auto& e : old["evidence"]) e.erase("symptom");
+  old["evidence"][1].erase("data");
+  const auto legacy = results::Verdict::from_json(old);
+  BOOST_REQUIRE(legacy.evidence.size() == 2u);
+  BOOST_TEST(legacy.evidence[0].symptom == "");
+  BOOST_TEST(legacy.evidence[0].what == "user u1 owns 2 personal orgs " + hostile);
+  BOOST_TEST(legacy.evidence[1].data.is_null());
+  BOOST_CHECK_THROW(results::Verdict::from_json(json{{"verdict", "maybe"}}), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(the_largest_seed_is_written_as_its_exact_digits) {
@@ -604,6 +648,15 @@ BOOST_AUTO_TEST_CASE(shows_the_run_every_scenario_and_verdict) {
       BOOST_TEST(page.find(text) != std::string::npos);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(tags_evidence_with_its_symptom_code) {
+  const std::string page = reports::report_html(sample_run());
+  BOOST_TEST(page.find("<div class=\"what\"><code class=\"symptom\">several_personal_orgs</code> "
+                       "user u1 owns 2 personal orgs ") != std::string::npos);
+  // Evidence without a code has no empty tag.
+  BOOST_TEST(count_of(page, "<code class=\"symptom\">") == 1u);
+  BOOST_TEST(page.find("<div class=\"what\">user u2 owns 2 personal orgs") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(escapes_every_text_from_the_run) {
