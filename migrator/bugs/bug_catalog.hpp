@@ -22,6 +22,10 @@ struct CatalogBug {
   /// observable outcome can tell it from the reference (an equivalent mutant).
   std::string equivalent_because;
   std::function<std::unique_ptr<Migrator>()> make;
+  /// Its signature: the "invariant/symptom" codes of the evidence it leaves
+  /// when caught, so that a run of any migrator can say which known classes
+  /// its findings fit (`orgquake run` prints them; docs/bug-catalog.md).
+  std::vector<std::string> symptoms;
 };
 
 /// "bug:" — the prefix of a catalog entry's migrator name.

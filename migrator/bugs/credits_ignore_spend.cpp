@@ -24,8 +24,10 @@ class CreditsIgnoreSpend final : public ReferenceMigrator {
 CatalogBug credits_ignore_spend() {
   return {"credits_ignore_spend",
           "the org's credits are the user's whole budget: what was spent comes back",
-          "remaining credits computed as max_budget, not max_budget - spend", "",
-          [] { return std::make_unique<CreditsIgnoreSpend>(); }};
+          "remaining credits computed as max_budget, not max_budget - spend",
+          "",
+          [] { return std::make_unique<CreditsIgnoreSpend>(); },
+          {"litellm_migrated_once/team_budget_wrong"}};
 }
 
 }  // namespace orgquake::migrator::bugs

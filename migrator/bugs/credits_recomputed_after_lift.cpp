@@ -37,7 +37,9 @@ CatalogBug credits_recomputed_after_lift() {
           "credits are recomputed on every attempt: a retry after the budget was lifted gives "
           "the org unlimited credits",
           "a transform step that reads the live external system instead of a journaled snapshot",
-          "", [] { return std::make_unique<CreditsRecomputedAfterLift>(); }};
+          "",
+          [] { return std::make_unique<CreditsRecomputedAfterLift>(); },
+          {"litellm_migrated_once/team_budget_unlimited"}};
 }
 
 }  // namespace orgquake::migrator::bugs

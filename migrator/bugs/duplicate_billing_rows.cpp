@@ -28,8 +28,10 @@ class DuplicateBillingRows final : public ReferenceMigrator {
 CatalogBug duplicate_billing_rows() {
   return {"duplicate_billing_rows",
           "inserts the org's stripe_customers row beside the user's instead of updating it",
-          "the seed system's persist step", "",
-          [] { return std::make_unique<DuplicateBillingRows>(); }};
+          "the seed system's persist step",
+          "",
+          [] { return std::make_unique<DuplicateBillingRows>(); },
+          {"no_double_billing/duplicate_billing_rows"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -29,8 +29,10 @@ class LegacySettingsCleared final : public ReferenceMigrator {
 CatalogBug legacy_settings_cleared() {
   return {"legacy_settings_cleared",
           "clears the legacy row's llm_api_key in the migration's transaction",
-          "a migration that breaks the non-breaking principle of a gradual rollout", "",
-          [] { return std::make_unique<LegacySettingsCleared>(); }};
+          "a migration that breaks the non-breaking principle of a gradual rollout",
+          "",
+          [] { return std::make_unique<LegacySettingsCleared>(); },
+          {"legacy_read_path/legacy_fields_changed", "legacy_read_path/legacy_row_missing"}};
 }
 
 }  // namespace orgquake::migrator::bugs

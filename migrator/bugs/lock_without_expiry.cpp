@@ -58,8 +58,10 @@ class LockWithoutExpiry final : public ReferenceMigrator {
 CatalogBug lock_without_expiry() {
   return {"lock_without_expiry",
           "takes the lock with SET NX and no expiry: a holder that dies blocks the user for ever",
-          "SET NX without PX (or SETNX then EXPIRE, which a crash skips) in Redis lock helpers", "",
-          [] { return std::make_unique<LockWithoutExpiry>(); }};
+          "SET NX without PX (or SETNX then EXPIRE, which a crash skips) in Redis lock helpers",
+          "",
+          [] { return std::make_unique<LockWithoutExpiry>(); },
+          {"lock_expiry_recovery/never_served", "lock_expiry_recovery/served_too_late"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -31,7 +31,10 @@ CatalogBug no_lock_when_redis_down() {
   return {"no_lock_when_redis_down",
           "when Redis is unreachable, migrates without the lock and without a fencing token",
           "the verification principle's graceful degradation, read as \"go on without the lock\"",
-          "", [] { return std::make_unique<NoLockWhenRedisDown>(); }};
+          "",
+          [] { return std::make_unique<NoLockWhenRedisDown>(); },
+          {"migration_under_lease/migrated_without_lease_redis_down",
+           "migration_under_lease/migrated_without_lease"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -47,8 +47,11 @@ class OrgAndMembershipApart final : public ReferenceMigrator {
 CatalogBug org_and_membership_apart() {
   return {"org_and_membership_apart",
           "commits the org and the owner membership in separate transactions",
-          "ORM code that commits the org to get its id, then adds the membership", "",
-          [] { return std::make_unique<OrgAndMembershipApart>(); }};
+          "ORM code that commits the org to get its id, then adds the membership",
+          "",
+          [] { return std::make_unique<OrgAndMembershipApart>(); },
+          {"complete_ownership/not_org_member", "complete_ownership/orphan_personal_org",
+           "complete_ownership/no_app_user", "no_partial_migration/no_app_user"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -31,7 +31,9 @@ CatalogBug release_without_owner_check() {
           "releases the lock with a plain DEL, deleting a lock another request now holds",
           "the reference documents' `finally: redis.delete(key)`; the Redis manual's "
           "compare-and-delete rule",
-          "", [] { return std::make_unique<ReleaseWithoutOwnerCheck>(); }};
+          "",
+          [] { return std::make_unique<ReleaseWithoutOwnerCheck>(); },
+          {"lock_mutual_exclusion/foreign_release", "lock_mutual_exclusion/overlapping_leases"}};
 }
 
 }  // namespace orgquake::migrator::bugs

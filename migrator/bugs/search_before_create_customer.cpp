@@ -35,8 +35,10 @@ class SearchBeforeCreateCustomer final : public ReferenceMigrator {
 CatalogBug search_before_create_customer() {
   return {"search_before_create_customer",
           "creates a Stripe customer only if a search finds none; the search lags writes",
-          "search-before-create dedupe against Stripe's eventually consistent search", "",
-          [] { return std::make_unique<SearchBeforeCreateCustomer>(); }};
+          "search-before-create dedupe against Stripe's eventually consistent search",
+          "",
+          [] { return std::make_unique<SearchBeforeCreateCustomer>(); },
+          {"no_double_billing/customers_per_org"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -34,7 +34,9 @@ CatalogBug skip_litellm_when_budget_lifted() {
           "a retry skips the LiteLLM moves when the user's budget already looks lifted",
           "the budget-already-lifted guard: external calls before the commit, skipped on retry "
           "because LiteLLM says \"done\"",
-          "", [] { return std::make_unique<SkipLitellmWhenBudgetLifted>(); }};
+          "",
+          [] { return std::make_unique<SkipLitellmWhenBudgetLifted>(); },
+          {"litellm_migrated_once/key_left_on_user", "litellm_migrated_once/not_team_member"}};
 }
 
 }  // namespace orgquake::migrator::bugs

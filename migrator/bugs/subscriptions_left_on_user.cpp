@@ -24,8 +24,10 @@ class SubscriptionsLeftOnUser final : public ReferenceMigrator {
 CatalogBug subscriptions_left_on_user() {
   return {"subscriptions_left_on_user",
           "points the Stripe customer at the org but leaves its subscriptions naming the user",
-          "billing continuity done for the customer object only", "",
-          [] { return std::make_unique<SubscriptionsLeftOnUser>(); }};
+          "billing continuity done for the customer object only",
+          "",
+          [] { return std::make_unique<SubscriptionsLeftOnUser>(); },
+          {"billing_follows_org/subscription_on_user"}};
 }
 
 }  // namespace orgquake::migrator::bugs

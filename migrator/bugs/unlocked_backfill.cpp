@@ -25,8 +25,10 @@ class UnlockedBackfill final : public ReferenceMigrator {
 CatalogBug unlocked_backfill() {
   return {"unlocked_backfill",
           "the backfill migrates users without the per-user lock the lookups take",
-          "a one-time backfill script written beside the application's locked path", "",
-          [] { return std::make_unique<UnlockedBackfill>(); }};
+          "a one-time backfill script written beside the application's locked path",
+          "",
+          [] { return std::make_unique<UnlockedBackfill>(); },
+          {"migration_under_lease/migrated_without_lease"}};
 }
 
 }  // namespace orgquake::migrator::bugs

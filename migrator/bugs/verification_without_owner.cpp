@@ -41,7 +41,8 @@ CatalogBug verification_without_owner() {
           "verification of the org without the membership",
           "the reference commits org, user and owner membership in one transaction, so no "
           "reachable state lacks the membership: every answer equals the reference's",
-          [] { return std::make_unique<VerificationWithoutOwner>(); }};
+          [] { return std::make_unique<VerificationWithoutOwner>(); },
+          {"complete_ownership/not_org_member"}};
 }
 
 }  // namespace orgquake::migrator::bugs

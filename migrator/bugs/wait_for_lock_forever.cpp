@@ -29,8 +29,10 @@ class WaitForLockForever final : public ReferenceMigrator {
 CatalogBug wait_for_lock_forever() {
   return {"wait_for_lock_forever",
           "waits for a held lock with no bound instead of failing after max_wait",
-          "sleep-and-retry loops around SET NX with no deadline", "",
-          [] { return std::make_unique<WaitForLockForever>(); }};
+          "sleep-and-retry loops around SET NX with no deadline",
+          "",
+          [] { return std::make_unique<WaitForLockForever>(); },
+          {"lock_wait_bounded/lock_wait_unbounded"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -29,10 +29,14 @@ class ZeroBudgetTakenAsMigrated final : public ReferenceMigrator {
 }  // namespace
 
 CatalogBug zero_budget_taken_as_migrated() {
-  return {"zero_budget_taken_as_migrated",
-          "a user with a zero LiteLLM budget is taken for migrated: its keys are never moved",
-          "a falsy check (`if not max_budget`) that reads 0 like null in the seed system", "",
-          [] { return std::make_unique<ZeroBudgetTakenAsMigrated>(); }};
+  return {
+      "zero_budget_taken_as_migrated",
+      "a user with a zero LiteLLM budget is taken for migrated: its keys are never moved",
+      "a falsy check (`if not max_budget`) that reads 0 like null in the seed system",
+      "",
+      [] { return std::make_unique<ZeroBudgetTakenAsMigrated>(); },
+      {"litellm_migrated_once/no_org_team", "litellm_migrated_once/not_team_member",
+       "litellm_migrated_once/key_left_on_user", "litellm_migrated_once/user_budget_not_lifted"}};
 }
 
 }  // namespace orgquake::migrator::bugs

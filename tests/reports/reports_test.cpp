@@ -23,6 +23,7 @@
 #include "reports/report_html.hpp"
 #include "reports/results_json.hpp"
 #include "reports/run_reports.hpp"
+#include "results/known_bugs.hpp"
 
 using namespace orgquake;
 using history::EventType;
@@ -462,6 +463,35 @@ BOOST_AUTO_TEST_CASE(evidence_symptoms_round_trip_through_the_file) {
   BOOST_TEST(legacy.evidence[0].what == "user u1 owns 2 personal orgs " + hostile);
   BOOST_TEST(legacy.evidence[1].data.is_null());
   BOOST_CHECK_THROW(results::Verdict::from_json(json{{"verdict", "maybe"}}), std::invalid_argument);
+}
+
+// A class is named where some invalid evidence carries a code of its
+// signature, and only there: the valid trial's invariants and other codes
+// name nothing, and a shared code names every class that lists it.
+BOOST_AUTO_TEST_CASE(findings_name_the_known_classes_whose_signature_they_meet) {
+  auto run = sample_run();
+  const std::vector<results::KnownBugSignature> catalog = {
+      {"two_orgs", {"one_personal_org/several_personal_orgs"}},
+      {"also_two_orgs",
+       {"no_double_billing/duplicate_billing_rows", "one_personal_org/several_personal_orgs"}},
+      {"other_rule", {"no_double_billing/several_personal_orgs"}},
+      {"valid_only", {"same_org_per_lookup/different_orgs_served"}},
+  };
+  const auto matches = results::match_known_bugs(run, catalog);
+  BOOST_REQUIRE(matches.size() == 2u);
+  BOOST_TEST(matches[0].name == "two_orgs");
+  BOOST_TEST(matches[1].name == "also_two_orgs");
+  for (const auto& match : matches) {
+    BOOST_TEST(match.trials == 1);
+    BOOST_TEST(match.first_repro == "orgquake repro reports/out/run-1 --trial 1");
+    BOOST_TEST(match.symptoms_seen ==
+               std::vector<std::string>{"one_personal_org/several_personal_orgs"});
+    BOOST_TEST(match.first_evidence == "user u1 owns 2 personal orgs " + hostile);
+  }
+  // The same evidence under a verdict that is not invalid names nothing.
+  for (auto& trial : run.trials)
+    for (auto& invariant : trial.invariants) invariant.verdict.validity = Validity::unknown;
+  BOOST_TEST(results::match_known_bugs(run, catalog).empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_largest_seed_is_written_as_its_exact_digits) {
