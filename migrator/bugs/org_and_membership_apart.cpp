@@ -50,8 +50,9 @@ CatalogBug org_and_membership_apart() {
           "ORM code that commits the org to get its id, then adds the membership",
           "",
           [] { return std::make_unique<OrgAndMembershipApart>(); },
-          {"complete_ownership/not_org_member", "complete_ownership/orphan_personal_org",
-           "complete_ownership/no_app_user", "no_partial_migration/no_app_user"}};
+          // A crash between the two commits leaves an org on an unmigrated user.
+          {"no_partial_migration/unmigrated_has_org", "complete_ownership/not_org_member",
+           "complete_ownership/orphan_personal_org"}};
 }
 
 }  // namespace orgquake::migrator::bugs

@@ -29,14 +29,14 @@ class ZeroBudgetTakenAsMigrated final : public ReferenceMigrator {
 }  // namespace
 
 CatalogBug zero_budget_taken_as_migrated() {
-  return {
-      "zero_budget_taken_as_migrated",
-      "a user with a zero LiteLLM budget is taken for migrated: its keys are never moved",
-      "a falsy check (`if not max_budget`) that reads 0 like null in the seed system",
-      "",
-      [] { return std::make_unique<ZeroBudgetTakenAsMigrated>(); },
-      {"litellm_migrated_once/no_org_team", "litellm_migrated_once/not_team_member",
-       "litellm_migrated_once/key_left_on_user", "litellm_migrated_once/user_budget_not_lifted"}};
+  return {"zero_budget_taken_as_migrated",
+          "a user with a zero LiteLLM budget is taken for migrated: its keys are never moved",
+          "a falsy check (`if not max_budget`) that reads 0 like null in the seed system",
+          "",
+          [] { return std::make_unique<ZeroBudgetTakenAsMigrated>(); },
+          // Only what sets it apart: its keys are left on the user too, but so are
+          // skip_litellm_when_budget_lifted's, which lifts the budget first.
+          {"litellm_migrated_once/user_budget_not_lifted", "litellm_migrated_once/no_org_team"}};
 }
 
 }  // namespace orgquake::migrator::bugs
