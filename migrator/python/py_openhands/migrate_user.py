@@ -16,17 +16,16 @@ from __future__ import annotations
 
 from orgquake import failpoint
 from orgquake.errors import MigrationError
+from py_reference.migrate_user import copy_conversations
 from py_reference.models import (
     AppUser,
-    ConversationMetadata,
-    ConversationMetadataOrg,
     Org,
     OrgMember,
     Role,
     StripeCustomer,
     UserSettings,
 )
-from sqlalchemy import insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .litellm_entries import migrate_entries
@@ -56,15 +55,7 @@ def migrate_user(state, session: Session, user_settings: UserSettings) -> None:
     # Mark the old user_settings as migrated instead of deleting.
     user_settings.already_migrated = True
     session.flush()
-    session.execute(
-        insert(ConversationMetadataOrg.__table__).from_select(
-            ["conversation_id", "user_id", "org_id"],
-            select(ConversationMetadata.conversation_id,
-                   literal(org_id, ConversationMetadataOrg.user_id.type),
-                   literal(org_id, ConversationMetadataOrg.org_id.type))
-            .where(ConversationMetadata.user_id == user_id),
-        )
-    )
+    copy_conversations(session, user_id, org_id)
     failpoint("migrate.before_commit")
     session.commit()
     failpoint("migrate.after_commit")

@@ -380,6 +380,11 @@ def _insert_personal_org_rows(session, user_id: str, username: str, email: Optio
             .where(Role.name == "owner"),
         )
     )
+    copy_conversations(session, user_id, org_id)
+
+
+def copy_conversations(session, user_id: str, org_id: str) -> None:
+    """The user's conversations into conversation_metadata_org, in one INSERT ... SELECT."""
     session.execute(
         insert(ConversationMetadataOrg.__table__).from_select(
             ["conversation_id", "user_id", "org_id"],
