@@ -9,10 +9,13 @@
 // A release by plain DEL deletes B's lock and lets C in beside B
 // (lock_mutual_exclusion); a wait without a bound keeps C queued until B's
 // lease expires (lock_wait_bounded).
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "engine/scenario.hpp"
 #include "faults/worker_faults.hpp"
+#include "history/history.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -62,27 +65,45 @@ class StolenLock : public engine::ScenarioOf<StolenLockSettings> {
     });
     const auto timeout = trial.settings().run_timeout;
 
-    // A: holds the lock at its commit, stopped past its lease.
-    engine::WorkerOptions first;
+    // All three workers start (and connect) before the story begins, each
+    // told to go at its moment: an interpreter's start-up (a second or more
+    // for Python under load) must not stretch the story past B's lease.
+    engine::WorkerOptions first;  // A: holds the lock at its commit, stopped past its lease
     first.gated = {stale_at};
     first.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
-    const int holder_a = trial.run_worker(std::move(first));
+    engine::WorkerOptions second;  // B: takes the expired lock, stopped just inside it
+    second.gated = {inside_at};
+    second.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+    engine::WorkerOptions third;  // C: a request for the user while B holds the lock
+    third.lock_max_wait = waiter_bound;
+    third.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
+    std::vector<engine::WorkerOptions> fleet;
+    fleet.push_back(std::move(first));
+    fleet.push_back(std::move(second));
+    fleet.push_back(std::move(third));
+    const auto workers = trial.start_workers(std::move(fleet));
+    const int holder_a = workers[0], holder_b = workers[1], waiter = workers[2];
+
+    trial.go({holder_a});
     reach(trial, stale_at, holder_a, user, timeout);
     trial.sleep(*stale.stopped_for());
 
-    // B: takes the expired lock and is stopped just inside it.
-    engine::WorkerOptions second;
-    second.gated = {inside_at};
-    second.clients.push_back({{trial.operation(history::op_lookup, user)}, 0});
-    const int holder_b = trial.run_worker(std::move(second));
+    trial.go({holder_b});
     reach(trial, inside_at, holder_b, user, timeout);
+    // B's lease was granted no later than this; it ends a TTL after.
+    const auto b_lease_ends = std::chrono::steady_clock::now() + ttl;
 
     // A resumes with B inside: its stale commit and its release.
     trial.heal(stale);
     wait_for(trial, {holder_a});
 
-    // C: a request for the user while B holds the lock.
-    const int waiter = lookup_once(trial, {user}, waiter_bound);
+    if (std::chrono::steady_clock::now() + waiter_bound >= b_lease_ends) {
+      trial.not_exercised(fmt::format(
+          "the stale holder took too long to finish: the third request would have come within "
+          "{} ms of the end of the second holder's lease",
+          waiter_bound.count()));
+    }
+    trial.go({waiter});
     wait_for(trial, {waiter});
     if (trial.worker_finished(holder_b)) {
       trial.not_exercised(
@@ -96,15 +117,31 @@ class StolenLock : public engine::ScenarioOf<StolenLockSettings> {
  private:
   using milliseconds = std::chrono::milliseconds;
 
-  /// Waits until `worker` fired `failpoint`; throws if its lookup ended first.
+  /// Waits until `worker` fired `failpoint`; throws if its lookup ended first,
+  /// saying how it ended.
   static void reach(engine::Trial& trial, const char* failpoint, int worker,
                     const std::string& user, milliseconds timeout) {
-    if (!trial.wait_until(
-            [&] { return trial.fired(failpoint) > 0 || trial.worker_finished(worker); }, timeout) ||
-        trial.fired(failpoint) == 0) {
-      throw std::runtime_error(fmt::format(
-          "worker {}'s lookup of {} ended (or timed out) before {}", worker, user, failpoint));
+    if (trial.wait_until(
+            [&] { return trial.fired(failpoint) > 0 || trial.worker_finished(worker); }, timeout) &&
+        trial.fired(failpoint) > 0) {
+      return;
     }
+    throw std::runtime_error(fmt::format("worker {}'s lookup of {} {} before {}", worker, user,
+                                         how_it_ended(trial, worker, timeout), failpoint));
+  }
+
+  static std::string how_it_ended(engine::Trial& trial, int worker, milliseconds timeout) {
+    const auto& events = trial.history().events();
+    for (auto e = events.rbegin(); e != events.rend(); ++e) {
+      if (e->worker != worker) continue;
+      if (e->type == history::EventType::ok) return "succeeded";
+      if (e->type == history::EventType::fail || e->type == history::EventType::info) {
+        return fmt::format("ended in {} ({})", e->value.value("error", "an error"),
+                           e->value.value("message", ""));
+      }
+    }
+    if (trial.worker_finished(worker)) return "ended (its worker exited)";
+    return fmt::format("did not get there within {} ms", timeout.count());
   }
 };
 
