@@ -62,7 +62,10 @@ std::vector<PlannedTrial> plan_trials(const RunRequest& request) {
     for (int k = 0; k < request.spec.trials; ++k, ++index) {
       if (request.scenario && *request.scenario != entry.scenario) continue;
       if (request.trial && *request.trial != index) continue;
-      planned.push_back({index, scenario, &entry, trial_seed(request.seed, entry.scenario, k)});
+      // A replay table pins the seed of every trial of its entry.
+      planned.push_back(
+          {index, scenario, &entry,
+           entry.replay ? entry.replay->seed : trial_seed(request.seed, entry.scenario, k)});
     }
   }
   if (request.trial && planned.empty()) {
@@ -154,9 +157,9 @@ void add_reason(TrialResult& result, const std::string& reason) {
   result.error += reason;
 }
 
-TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned,
-                      const SuiteSpec& spec,
-                      const std::vector<const invariants::Invariant*>& selected) {
+TrialResult run_planned_trial(TrialEnvironment& environment, const PlannedTrial& planned,
+                              const SuiteSpec& spec,
+                              const std::vector<const invariants::Invariant*>& selected) {
   const auto started = Clock::now();
   TrialResult result;
   result.index = planned.index;
@@ -177,7 +180,7 @@ TrialResult run_trial(TrialEnvironment& environment, const PlannedTrial& planned
           planned.entry->faults[i], fmt::format("scenarios.{}.faults[{}]", result.scenario, i)));
     }
     started_trial.emplace(environment, *planned.scenario, options, planned.seed, planned.index,
-                          std::move(stacked));
+                          std::move(stacked), planned.entry->replay);
   } catch (const Interrupted&) {
     throw;
   } catch (const std::exception& e) {
@@ -287,50 +290,78 @@ std::string git_sha() {
   return sha.size() == 40 ? sha : "unknown";
 }
 
-RunResult run_suite(const RunRequest& request) {
-  const auto started = Clock::now();
+struct RunSession::State {
+  MigratorUnderTest migrator;
+  std::unique_ptr<services::Services> services;
+  world::World world;
+  std::optional<world::TemplateDatabase> database_template;
+  std::optional<TrialEnvironment> environment;
+};
+
+RunSession::RunSession(const Setup& setup) : state_(std::make_unique<State>()) {
   // Everything a user can get wrong is checked before anything starts: the
   // migrator's program must start and declare itself (a missing interpreter
   // is one line, before any service runs).
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
-  if (request.migrator.built_in()) migrator::make_migrator(request.migrator.name);
-  const MigratorUnderTest migrator =
-      describe_migrator(request.migrator, self, std::chrono::seconds(20));
+  if (setup.migrator.built_in()) migrator::make_migrator(setup.migrator.name);
+  state_->migrator = describe_migrator(setup.migrator, self, std::chrono::seconds(20));
+  state_->services = services::Services::start(setup.services);
+  state_->world = world::generate({setup.seed, setup.users});
+  state_->database_template.emplace(
+      world::TemplateDatabase::create(*state_->services, state_->world));
+  // Only now: input that is wrong (a URL, a foreign database) leaves nothing.
+  std::filesystem::create_directories(setup.out_dir / "logs");
+  state_->environment.emplace(TrialEnvironment{*state_->services, state_->world,
+                                               *state_->database_template, state_->migrator,
+                                               std::filesystem::absolute(setup.out_dir / "logs"),
+                                               fmt::format("{}-{}", ::getpid(), setup.seed)});
+}
+
+RunSession::~RunSession() = default;
+
+const MigratorUnderTest& RunSession::migrator() const {
+  return state_->migrator;
+}
+std::size_t RunSession::world_users() const {
+  return state_->world.users.size();
+}
+
+TrialResult RunSession::run_trial(const SuiteSpec& spec, const ScenarioEntry& entry, int index,
+                                  std::uint64_t seed) {
+  const Scenario* scenario = find_scenario(entry.scenario);
+  if (scenario == nullptr) throw UsageError("unknown scenario " + entry.scenario);
+  return run_planned_trial(*state_->environment, {index, scenario, &entry, seed}, spec,
+                           selected_invariants(spec));
+}
+
+RunResult run_suite(const RunRequest& request) {
+  const auto started = Clock::now();
   const auto planned = plan_trials(request);
   const auto selected = selected_invariants(request.spec);
   if (planned.empty()) throw UsageError("the selection runs no trial");
+  RunSession session(
+      {request.seed, request.spec.users, request.migrator, request.services, request.out_dir});
 
   RunResult run;
   run.seed = request.seed;
   run.suite = request.spec.name;
   run.migrator = request.migrator.name;
   run.migrator_declaration = request.migrator.to_json();
-  run.migrator_description = migrator.description.to_json();
+  run.migrator_description = session.migrator().description.to_json();
   run.users = request.spec.users;
   run.git_sha = git_sha();
   run.started_at = utc_now();
   run.out_dir = request.out_dir.string();
   run.spec = request.spec.to_json();
-  auto services = services::Services::start(request.services);
-  const world::World world = world::generate({request.seed, request.spec.users});
-  auto database_template = world::TemplateDatabase::create(*services, world);
-  // Only now: input that is wrong (a URL, a foreign database) leaves nothing.
-  std::filesystem::create_directories(request.out_dir / "logs");
   if (request.progress) {
     fmt::print(
         "orgquake run: suite {}, migrator {}, seed {}, {} users, {} trials; services "
         "ready in {:.2f} s\n",
-        run.suite, run.migrator, run.seed, world.users.size(), planned.size(),
+        run.suite, run.migrator, run.seed, session.world_users(), planned.size(),
         seconds_since(started));
     std::fflush(stdout);
   }
 
-  TrialEnvironment environment{*services,
-                               world,
-                               database_template,
-                               migrator,
-                               std::filesystem::absolute(request.out_dir / "logs"),
-                               fmt::format("{}-{}", ::getpid(), request.seed)};
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   for (std::size_t i = 0; i < planned.size(); ++i) {
     throw_if_interrupted();
@@ -339,7 +370,8 @@ RunResult run_suite(const RunRequest& request) {
                  planned[i].scenario->name(), planned[i].seed);
       std::fflush(stdout);
     }
-    TrialResult result = run_trial(environment, planned[i], request.spec, selected);
+    TrialResult result =
+        session.run_trial(request.spec, *planned[i].entry, planned[i].index, planned[i].seed);
     result.repro_command =
         fmt::format("orgquake repro {} --trial {}", request.out_dir.string(), result.index);
     run.verdict = std::max(run.verdict, result.verdict);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,37 @@ struct RunRequest {
 /// broken environment (exit 2), Interrupted on Ctrl-C (everything started is
 /// stopped by then).
 results::RunResult run_suite(const RunRequest& request);
+
+/// What a run sets up once for all its trials: the migrator under test
+/// (started once to declare itself), the services, the fixture world of the
+/// run's seed and its template database. run_suite runs a suite's trials in
+/// one; `orgquake shrink` runs its many candidate replays in one.
+class RunSession {
+ public:
+  struct Setup {
+    std::uint64_t seed = 0;  ///< the run's: the fixture world is drawn from it
+    int users = 200;
+    MigratorDeclaration migrator;
+    services::ServicesOptions services;
+    std::filesystem::path out_dir;  ///< worker logs go to out_dir/logs
+  };
+  /// Throws UsageError / EnvironmentError (exit 2); nothing is left running.
+  explicit RunSession(const Setup& setup);
+  ~RunSession();
+  RunSession(const RunSession&) = delete;
+  RunSession& operator=(const RunSession&) = delete;
+
+  /// Runs one trial of `entry` (spec: the suite's options and invariants),
+  /// judged by every invariant the spec selects.
+  results::TrialResult run_trial(const SuiteSpec& spec, const ScenarioEntry& entry, int index,
+                                 std::uint64_t trial_seed);
+  const MigratorUnderTest& migrator() const;
+  std::size_t world_users() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 /// The seed of trial `k` of `scenario` in a run seeded `run_seed`.
 std::uint64_t trial_seed(std::uint64_t run_seed, std::string_view scenario, int k);

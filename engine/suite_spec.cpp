@@ -137,11 +137,12 @@ void read_shared_field(SuiteSpec& spec, std::string_view key, const json& value)
     // JSON form carries any seed a run used (to_json writes it unsigned).
     if (value.is_null()) {
       spec.seed.reset();
-    } else if (value.is_number_unsigned() ||
-               (value.is_number_integer() && value.get<std::int64_t>() >= 0)) {
-      spec.seed = value.get<std::uint64_t>();
+    } else if (const auto seed = read_seed(value)) {
+      spec.seed = *seed;
     } else {
-      fail(source, fmt::format("seed: expected a non-negative integer, got {}", value.dump()));
+      fail(source,
+           fmt::format("seed: expected a non-negative integer (or its decimal string), got {}",
+                       value.dump()));
     }
   } else if (key == "migrator") {
     if (value.is_null()) {
@@ -341,10 +342,15 @@ void read_toml_scenarios(SuiteSpec& spec, const toml::node& node) {
                        name, name, toml_to_json(value, spec.source, name).dump()));
     }
     const auto at = key.source().begin ? key.source().begin : value.source().begin;
-    ScenarioEntry entry{name, toml_to_json(*overrides, spec.source, name)};
+    ScenarioEntry entry{name, toml_to_json(*overrides, spec.source, name), json::array(), {}};
     if (entry.overrides.is_object() && entry.overrides.contains("faults")) {
       entry.faults = entry.overrides["faults"];
       entry.overrides.erase("faults");
+    }
+    if (entry.overrides.is_object() && entry.overrides.contains("replay")) {
+      entry.replay = TrialReplay::from_json(
+          entry.overrides["replay"], fmt::format("{}: scenarios.{}.replay", spec.source, name));
+      entry.overrides.erase("replay");
     }
     found.push_back({at, std::move(entry)});
   }
@@ -364,6 +370,7 @@ nlohmann::json SuiteSpec::to_json() const {
   for (const auto& entry : scenarios) {
     json listed = {{"scenario", entry.scenario}, {"overrides", entry.overrides}};
     if (!entry.faults.empty()) listed["faults"] = entry.faults;
+    if (entry.replay) listed["replay"] = entry.replay->to_json();
     scenario_list.push_back(std::move(listed));
   }
   return {
@@ -418,9 +425,15 @@ SuiteSpec SuiteSpec::from_json(const nlohmann::json& j) {
                fmt::format("scenarios: expected {{\"scenario\", \"overrides\"}}, got {}",
                            entry.dump()));
         }
-        spec.scenarios.push_back({read_string(spec.source, "scenario", entry.at("scenario")),
-                                  entry.value("overrides", json::object()),
-                                  entry.value("faults", json::array())});
+        ScenarioEntry listed{read_string(spec.source, "scenario", entry.at("scenario")),
+                             entry.value("overrides", json::object()),
+                             entry.value("faults", json::array()),
+                             {}};
+        if (const auto replay = entry.find("replay"); replay != entry.end()) {
+          listed.replay = TrialReplay::from_json(
+              *replay, fmt::format("{}: scenarios.{}.replay", spec.source, listed.scenario));
+        }
+        spec.scenarios.push_back(std::move(listed));
       }
     } else {
       fail(spec.source, fmt::format("unknown key \"{}\" in the JSON form of a suite spec", key));

@@ -18,6 +18,12 @@
 //   kind = "redis_outage"
 //   at_ms = 40
 //   lasting_ms = 300
+//   [scenarios.lock_holder_pause.replay]     # optional: one trial replayed, reduced
+//   seed = "1553620364248256845"   # the trial's seed (a string: seeds pass TOML's integers)
+//   faults = [0, 2]        # only these entries of the fault plan act (default: all)
+//   operations = [0, 1]    # only these operations of the run phase run (default: all)
+//
+// `orgquake shrink` writes specs with a replay table (docs/shrinking.md).
 //
 // Unknown keys, unknown scenario/invariant/migrator names and values of the
 // wrong type are errors that name the file, the key and what exists.
@@ -32,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/migrator_catalog.hpp"
+#include "engine/trial_replay.hpp"
 
 namespace orgquake::engine {
 
@@ -41,6 +48,8 @@ struct ScenarioEntry {
   /// [[scenarios.NAME.faults]]: faults stacked beside the scenario
   /// (faults/stacked_faults.hpp), fired on the fault clock.
   nlohmann::json faults = nlohmann::json::array();
+  /// [scenarios.NAME.replay]: every trial of the entry replays this one.
+  std::optional<TrialReplay> replay;
 };
 
 struct SuiteSpec {

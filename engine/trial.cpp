@@ -36,7 +36,8 @@ TrialSettings read_settings(const Options& options) {
 }  // namespace
 
 Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
-             std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked)
+             std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked,
+             std::optional<TrialReplay> replay)
     : environment_(environment),
       scenario_(scenario),
       options_(std::move(options)),
@@ -46,6 +47,12 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
       started_(Clock::now()),
       database_(environment.database_template.clone()),
       gate_([this](const GatedHit& hit, HitDecision decision) { decided(hit, decision); }) {
+  if (replay && replay->faults) {
+    fault_plan_.act_only({replay->faults->begin(), replay->faults->end()});
+  }
+  if (replay && replay->operations) {
+    operations_kept_.emplace(replay->operations->begin(), replay->operations->end());
+  }
   // A previous trial whose heal could not restart Redis left it down.
   if (!environment_.services.redis_running()) environment_.services.start_redis();
   stripe_ = std::make_unique<fakes::StripeFake>(fakes::ServerOptions{}, fakes::StripeOptions{},
@@ -112,8 +119,8 @@ std::vector<std::string> Trial::choose_users(int count, std::string_view label) 
   return chosen;
 }
 
-void Trial::inject(faults::Fault& fault, faults::FaultSite site) {
-  fault_plan_.inject(fault, *this, site, Clock::now());
+bool Trial::inject(faults::Fault& fault, faults::FaultSite site) {
+  return fault_plan_.inject(fault, *this, site, Clock::now());
 }
 
 void Trial::heal(faults::Fault& fault) {
@@ -184,6 +191,14 @@ int Trial::spawn_worker(WorkerOptions options) {
   gated.insert(gate_.interleaved().begin(), gate_.interleaved().end());
   plan.gated_failpoints.assign(gated.begin(), gated.end());
   plan.clients = std::move(options.clients);
+  if (operations_kept_ && phase_ == history::phase_run) {
+    // A reduced replay: the operations left out are never sent. Their
+    // clients stay (empty), so that clients keep their numbers.
+    for (auto& client : plan.clients) {
+      std::erase_if(client.ops,
+                    [&](const OperationPlan& op) { return operations_kept_->count(op.op) == 0; });
+    }
+  }
   return fleet_->spawn(std::move(plan), {options.gated.begin(), options.gated.end()});
 }
 
@@ -398,6 +413,9 @@ void Trial::heal_phase(milliseconds timeout) {
   }
   // Nothing is held back any more: every waiting firing proceeds.
   gate_.open();
+  if (const int idle = fleet_->dismiss_idle(); idle > 0) {
+    record_fault("dismiss", {{"workers", idle}, {"reason", "started, never told to go"}});
+  }
   if (!wait_all_done(timeout)) {
     for (int w = 0; w < workers; ++w) {
       if (fleet_->finished(w)) continue;

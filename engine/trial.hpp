@@ -32,6 +32,7 @@
 #include "engine/migrator_catalog.hpp"
 #include "engine/option_reader.hpp"
 #include "engine/options.hpp"
+#include "engine/trial_replay.hpp"
 #include "engine/worker_fleet.hpp"
 #include "fakes/fault_injector.hpp"
 #include "faults/fault.hpp"
@@ -78,8 +79,10 @@ struct WorkerOptions {
 class Trial : private faults::FaultTarget {
  public:
   /// `stacked`: the faults the suite spec stacks beside the scenario.
+  /// `replay`: the faults and operations a reduced replay keeps (its seed is `seed`).
   Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
-        std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked = {});
+        std::uint64_t seed, int index, std::vector<std::unique_ptr<faults::Fault>> stacked = {},
+        std::optional<TrialReplay> replay = std::nullopt);
   Trial(const Trial&) = delete;
   Trial& operator=(const Trial&) = delete;
   /// Kills every worker still running and stops the fakes.
@@ -121,8 +124,10 @@ class Trial : private faults::FaultTarget {
     return planned;
   }
   /// Injects a planned fault now; `site` names the worker of a gated
-  /// firing for faults aimed at one.
-  void inject(faults::Fault& fault, faults::FaultSite site = {});
+  /// firing for faults aimed at one. False when the fault is left out of
+  /// this replay (TrialReplay): a handler that would crash the worker with
+  /// it lets the firing proceed instead.
+  bool inject(faults::Fault& fault, faults::FaultSite site = {});
   /// Heals a planned fault (nothing when it is not in force).
   void heal(faults::Fault& fault);
   /// Timed faults count from the fault clock, which starts at the run
@@ -269,6 +274,8 @@ class Trial : private faults::FaultTarget {
   std::set<std::string> affected_;
   std::vector<std::string> not_exercised_;
   std::string phase_ = "run";
+  /// Operation ids of the run phase that run; none: all (TrialReplay).
+  std::optional<std::set<std::int64_t>> operations_kept_;
 };
 
 }  // namespace orgquake::engine

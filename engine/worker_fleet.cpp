@@ -38,6 +38,7 @@ struct WorkerFleet::Worker {
   std::optional<services::ChildProcess> process;
   std::unique_ptr<Channel> channel;
   bool ready = false;
+  bool told_to_go = false;
   bool done = false;
   bool exited = false;
   bool paused = false;
@@ -164,7 +165,20 @@ std::string WorkerFleet::not_ready(int index, milliseconds waited) {
 }
 
 void WorkerFleet::go(const std::vector<int>& workers) {
-  for (int index : workers) send(at(index), {{"t", message::go}});
+  for (int index : workers) {
+    at(index).told_to_go = true;
+    send(at(index), {{"t", message::go}});
+  }
+}
+
+int WorkerFleet::dismiss_idle() {
+  int dismissed = 0;
+  for (auto& w : workers_) {
+    if (w->told_to_go || w->exited || w->done) continue;
+    // It never ran an operation: nothing of it is left open.
+    dismissed += kill(w->index) ? 1 : 0;
+  }
+  return dismissed;
 }
 
 void WorkerFleet::grant(int index, std::int64_t id, HitDecision decision) {

@@ -66,6 +66,10 @@ class WorkerFleet {
 
   /// Lets the workers' clients start.
   void go(const std::vector<int>& workers);
+  /// Kills the workers that were started but never told to go (a scenario
+  /// that stopped before their turn): they ran nothing, so waiting for them
+  /// would only wait for the timeout. Returns how many.
+  int dismiss_idle();
   /// Reads every channel until `deadline` or until something arrives, and
   /// handles what arrived.
   void pump(Clock::time_point deadline);

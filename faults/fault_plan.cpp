@@ -16,6 +16,10 @@ Fault& FaultPlan::add(std::unique_ptr<Fault> fault) {
   Planned planned;
   planned.index = static_cast<int>(entries_.size());
   entries_.push_back(fault->plan());
+  if (acting_ && acting_->count(planned.index) == 0) {
+    planned.left_out = true;
+    entries_.back()["left_out"] = true;
+  }
   planned.fault = std::move(fault);
   faults_.push_back(std::move(planned));
   return *faults_.back().fault;
@@ -29,7 +33,7 @@ FaultPlan::Planned& FaultPlan::find(Fault& fault) {
                          " was not planned: plan a fault before it acts");
 }
 
-void FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
+bool FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
                        Clock::time_point now) {
   Planned& p = find(fault);
   if (p.injected) {
@@ -38,6 +42,10 @@ void FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
   }
   p.injected = true;
   p.injected_at = now;
+  if (p.left_out) {
+    p.healed = true;
+    return false;
+  }
   try {
     fault.inject(target, site);
   } catch (const Interrupted&) {
@@ -49,6 +57,7 @@ void FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
         fmt::format("fault {} of the plan ({}): {}", p.index, fault.kind(), e.what()));
   }
   if (!fault.lasting()) p.healed = true;
+  return true;
 }
 
 void FaultPlan::heal(Fault& fault, FaultTarget& target) {

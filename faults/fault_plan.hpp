@@ -1,9 +1,9 @@
 #pragma once
 
 // A trial's fault plan: the fault objects it plans, in order, each with
-// where it stands (injected, healed), and the fault clock that timed faults
-// fire on. The plan's entries (`entries()`) are what results.json keeps and
-// `repro` compares: what is planned is exactly what runs.
+// where it stands (injected, healed, left out of a reduced replay), and the fault clock that timed
+// faults fire on. The plan's entries (`entries()`) are what results.json keeps and `repro`
+// compares: what is planned is exactly what runs.
 //
 // It acts on a FaultTarget and is handed the time, so that tests drive it
 // with a recording target and a made-up clock (tests/faults/).
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,13 +27,18 @@ class FaultPlan {
   /// Plans `fault` after those planned before. Throws std::logic_error for
   /// a timed fault that needs a site (a worker): the clock cannot name one.
   Fault& add(std::unique_ptr<Fault> fault);
+  /// Only the faults at these entry indexes act (a replay that leaves some
+  /// out, `orgquake shrink`): the others are still planned, in their places,
+  /// so that every entry keeps its index, but never inject. Call before add().
+  void act_only(std::set<int> entries) { acting_ = std::move(entries); }
   /// A plan entry that is not a fault object: the interleaving the
   /// failpoint gate enforces.
   void add_entry(nlohmann::json entry) { entries_.push_back(std::move(entry)); }
 
-  /// Injects a planned fault now. Throws std::logic_error for a fault that
-  /// was not planned, or one injected twice.
-  void inject(Fault& fault, FaultTarget& target, const FaultSite& site, Clock::time_point now);
+  /// Injects a planned fault now; false (nothing done) for a fault left
+  /// out. Throws std::logic_error for a fault that was not planned, or one
+  /// injected twice.
+  bool inject(Fault& fault, FaultTarget& target, const FaultSite& site, Clock::time_point now);
   /// Heals a planned fault in force; nothing otherwise.
   void heal(Fault& fault, FaultTarget& target);
 
@@ -65,6 +71,7 @@ class FaultPlan {
     std::unique_ptr<Fault> fault;
     int index = 0;  ///< among the plan's entries
     bool injected = false, healed = false;
+    bool left_out = false;  ///< planned, never acts (act_only)
     Clock::time_point injected_at{};
   };
   Planned& find(Fault& fault);
@@ -73,6 +80,7 @@ class FaultPlan {
   nlohmann::json entries_ = nlohmann::json::array();
   std::optional<Clock::time_point> clock_;
   bool held_ = false;
+  std::optional<std::set<int>> acting_;
 };
 
 }  // namespace orgquake::faults

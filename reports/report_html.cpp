@@ -942,6 +942,13 @@ std::string report_html(const results::RunResult& run) {
       "<title>orgquake {}: {}</title>\n<style>{}</style>\n</head>\n<body>\n",
       html_escape(run.suite), results::name_of(run.verdict), style);
   out += header(run);
+  if (!run.story.empty()) {
+    // What a shrink found comes before the trials that confirm it.
+    std::string lines;
+    for (const auto& line : run.story) lines += html_escape(line) + "\n";
+    out += fmt::format("<section id=\"story\">\n<h2>{}</h2>\n<pre>{}</pre>\n</section>\n",
+                       html_escape(run.story_title), lines);
+  }
   out += trials_table(run);
 
   nlohmann::json timelines = nlohmann::json::array();

@@ -35,18 +35,20 @@ nlohmann::json trial_json(const results::TrialResult& trial) {
 nlohmann::json results_json(const results::RunResult& run) {
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& trial : run.trials) trials.push_back(trial_json(trial));
-  return {{"seed", run.seed},
-          {"suite", run.suite},
-          {"migrator", run.migrator},
-          {"migrator_declaration", run.migrator_declaration},
-          {"migrator_description", run.migrator_description},
-          {"users", run.users},
-          {"verdict", results::name_of(run.verdict)},
-          {"duration_s", run.duration_s},
-          {"git_sha", run.git_sha},
-          {"started_at", run.started_at},
-          {"spec", run.spec},
-          {"trials", std::move(trials)}};
+  nlohmann::json out = {{"seed", run.seed},
+                        {"suite", run.suite},
+                        {"migrator", run.migrator},
+                        {"migrator_declaration", run.migrator_declaration},
+                        {"migrator_description", run.migrator_description},
+                        {"users", run.users},
+                        {"verdict", results::name_of(run.verdict)},
+                        {"duration_s", run.duration_s},
+                        {"git_sha", run.git_sha},
+                        {"started_at", run.started_at},
+                        {"spec", run.spec},
+                        {"trials", std::move(trials)}};
+  if (!run.story.empty()) out["story"] = {{"title", run.story_title}, {"lines", run.story}};
+  return out;
 }
 
 std::string dump_report_json(const nlohmann::json& json, int indent) {

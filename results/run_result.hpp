@@ -75,6 +75,10 @@ struct RunResult {
   /// The suite as it ran (SuiteSpec::to_json), so that repro can rebuild it.
   nlohmann::json spec = nlohmann::json::object();
   std::vector<TrialResult> trials;
+  /// A story told above the trials (`orgquake shrink`: what the shrunk trial
+  /// does and breaks); empty for a plain run.
+  std::string story_title;
+  std::vector<std::string> story;
 };
 
 }  // namespace orgquake::results

@@ -70,8 +70,8 @@ class CrashAtEveryFailpoint : public engine::Scenario {
     std::vector<engine::WorkerOptions> fleet;
     for (auto& round : rounds) {
       trial.on_hit(round.failpoint, [&trial, crash = round.crash](const engine::HitInfo& hit) {
-        trial.inject(*crash, {hit.worker});
-        return worker::HitDecision::crash;
+        return trial.inject(*crash, {hit.worker}) ? worker::HitDecision::crash
+                                                  : worker::HitDecision::proceed;
       });
       engine::WorkerOptions options;
       options.gated = {round.failpoint};

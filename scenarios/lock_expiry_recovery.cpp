@@ -46,8 +46,8 @@ class LockExpiryRecovery : public engine::ScenarioOf<LockExpiryRecoverySettings>
       const auto& user = users[i];
       const auto& point = kill_points()[i % kill_points().size()];
       trial.on_hit(point, [&trial, crash = crashes[i]](const engine::HitInfo& hit) {
-        trial.inject(*crash, {hit.worker});
-        return worker::HitDecision::crash;
+        return trial.inject(*crash, {hit.worker}) ? worker::HitDecision::crash
+                                                  : worker::HitDecision::proceed;
       });
       engine::WorkerOptions holder;
       holder.gated = {point};

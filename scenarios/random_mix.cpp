@@ -135,8 +135,8 @@ class RandomMix : public engine::ScenarioOf<RandomMixSettings> {
         if (*acted) return worker::HitDecision::proceed;
         *acted = true;
         if (h.crash != nullptr) {
-          trial.inject(*h.crash, {hit.worker});
-          return worker::HitDecision::crash;
+          return trial.inject(*h.crash, {hit.worker}) ? worker::HitDecision::crash
+                                                      : worker::HitDecision::proceed;
         }
         trial.inject(*h.pause, {hit.worker});
         return worker::HitDecision::proceed;

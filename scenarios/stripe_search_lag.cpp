@@ -67,8 +67,8 @@ class StripeSearchLag : public engine::ScenarioOf<StripeSearchLagSettings> {
       auto& crash = trial.plan(std::make_unique<faults::WorkerCrash>(created_at, user));
       const int before = trial.fired(created_at);
       trial.on_hit(created_at, [&trial, &crash](const engine::HitInfo& hit) {
-        trial.inject(crash, {hit.worker});
-        return worker::HitDecision::crash;
+        return trial.inject(crash, {hit.worker}) ? worker::HitDecision::crash
+                                                 : worker::HitDecision::proceed;
       });
       engine::WorkerOptions options;
       options.gated = {created_at};

@@ -376,9 +376,52 @@ BOOST_AUTO_TEST_CASE(a_spec_without_scenarios_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(a_seed_must_not_be_negative) {
   check_error("seed = -1\n[scenarios.test_alpha]\n",
-              {"seed: expected a non-negative integer, got -1"});
+              {"seed: expected a non-negative integer (or its decimal string), got -1"});
   BOOST_TEST(parse("seed = 9223372036854775807\n[scenarios.test_alpha]\n").seed.value() ==
              9223372036854775807u);
+}
+
+// A seed beyond TOML's integers is written as its digits.
+BOOST_AUTO_TEST_CASE(a_seed_may_be_a_decimal_string) {
+  BOOST_TEST(parse("seed = \"18446744073709551615\"\n[scenarios.test_alpha]\n").seed.value() ==
+             std::numeric_limits<std::uint64_t>::max());
+  check_error("seed = \"12a\"\n[scenarios.test_alpha]\n", {"seed: expected a non-negative"});
+  check_error("seed = \"18446744073709551616\"\n[scenarios.test_alpha]\n",
+              {"seed: expected a non-negative"});
+}
+
+// The replay table `orgquake shrink` writes: the trial's seed, the plan
+// entries that act and the operations that run; bad tables are one line.
+BOOST_AUTO_TEST_CASE(a_replay_table_pins_a_trial_and_what_of_it_runs) {
+  const auto spec = parse(
+      "[scenarios.test_alpha]\n"
+      "[scenarios.test_alpha.replay]\n"
+      "seed = \"15536203642482568458\"\nfaults = [0, 2]\noperations = [4, 1]\n");
+  BOOST_REQUIRE(spec.scenarios.size() == 1u);
+  const auto& replay = spec.scenarios[0].replay;
+  BOOST_REQUIRE(replay.has_value());
+  BOOST_TEST(replay->seed == 15536203642482568458u);
+  BOOST_TEST(replay->faults.value() == (std::vector<int>{0, 2}), boost::test_tools::per_element());
+  BOOST_TEST(replay->operations.value() == (std::vector<std::int64_t>{4, 1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(spec.scenarios[0].overrides.empty(), "the replay table is not an option");
+  const auto back = engine::SuiteSpec::from_json(spec.to_json());
+  BOOST_TEST(back.to_json() == spec.to_json());
+  BOOST_TEST(back.scenarios[0].replay->seed == 15536203642482568458u);
+
+  const auto without_lists =
+      parse("[scenarios.test_alpha.replay]\nseed = \"7\"\n").scenarios[0].replay;
+  BOOST_TEST(!without_lists->faults);
+  BOOST_TEST(!without_lists->operations);
+
+  check_error("[scenarios.test_alpha.replay]\nfaults = [1]\n", {"replay: seed: missing"});
+  check_error("[scenarios.test_alpha.replay]\nseed = \"x\"\n", {"replay.seed: expected"});
+  check_error("[scenarios.test_alpha.replay]\nseed = \"1\"\nfaults = [-1]\n",
+              {"replay.faults: expected a list of non-negative integers"});
+  check_error("[scenarios.test_alpha.replay]\nseed = \"1\"\noperations = \"all\"\n",
+              {"replay.operations: expected a list"});
+  check_error("[scenarios.test_alpha.replay]\nseed = \"1\"\nclients = [1]\n",
+              {"unknown key \"clients\"", "seed, faults, operations"});
 }
 
 BOOST_AUTO_TEST_CASE(to_json_and_from_json_round_trip) {

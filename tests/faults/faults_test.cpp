@@ -389,3 +389,32 @@ BOOST_AUTO_TEST_CASE(a_fault_plan_heals_newest_first_and_refuses_what_it_cannot_
     BOOST_TEST(std::string(e.what()).starts_with("fault 2 of the plan (redis_outage): "));
   }
 }
+
+// A reduced replay (orgquake shrink) leaves faults out by entry index: they
+// keep their places in the plan, so the others keep their numbers, but they
+// never act, timed or injected, and say so in their entries.
+BOOST_AUTO_TEST_CASE(a_fault_left_out_of_a_replay_keeps_its_place_and_never_acts) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  using Clock = faults::FaultPlan::Clock;
+  const Clock::time_point t0{};
+  plan.act_only({1});
+  auto kill = std::make_unique<faults::BackendKill>();
+  kill->timing = {10ms, std::nullopt};
+  plan.add(std::move(kill));
+  auto& pause = plan.add(std::make_unique<faults::WorkerPause>("migrate.before_commit", "u1"));
+  auto& crash = plan.add(std::make_unique<faults::WorkerCrash>("migrate.after_commit", "u2"));
+  BOOST_TEST(plan.entries().size() == 3u);
+  BOOST_TEST(plan.entries()[0].value("left_out", false));
+  BOOST_TEST(!plan.entries()[1].contains("left_out"));
+  BOOST_TEST(plan.entries()[2].value("left_out", false));
+
+  plan.start_clock(t0);
+  BOOST_TEST(!plan.fire_due(target, t0 + 20ms).has_value());
+  BOOST_TEST(!plan.timed_pending());
+  BOOST_TEST(!plan.inject(crash, target, {3}, t0 + 30ms));
+  BOOST_TEST(target.calls.empty(), "a left-out fault acted");
+  BOOST_TEST(plan.inject(pause, target, {3}, t0 + 40ms));
+  BOOST_TEST(target.calls == (std::vector<std::string>{"stop 3", "record pause"}),
+             boost::test_tools::per_element());
+}
