@@ -62,8 +62,13 @@ void FailpointGate::decide(GatedHit hit) {
   }
   const bool first = fired_[hit.info.failpoint]++ == 0;
   if (hit.scenario_gated) {
-    decisions_.push_back(fmt::format("w{}.c{} {} -> {}", hit.info.worker, hit.info.client,
-                                     hit.info.failpoint, worker::name_of(decision)));
+    // Keyed by what the decision acts on, never by when: the worker's
+    // client, its operation, the failpoint and how often that operation
+    // has reached it.
+    const int nth = ++hits_of_operation_[{hit.info.op, hit.info.failpoint}];
+    decisions_.push_back(fmt::format("w{}.c{} op {} {}#{} -> {}", hit.info.worker, hit.info.client,
+                                     hit.info.op, hit.info.failpoint, nth,
+                                     worker::name_of(decision)));
   } else if (first) {
     decisions_.push_back(fmt::format("interleaving: {} first fired", hit.info.failpoint));
   }

@@ -91,7 +91,8 @@ class FailpointGate {
   /// second for good.
   std::string held_summary() const;
   /// What the gate decided, in order, in the words results.json keeps:
-  /// "w0.c1 migrate.before_commit -> crash" for a scenario's firing,
+  /// "w0.c1 op 7 migrate.before_commit#1 -> crash" for a scenario's firing
+  /// (worker, client, operation, failpoint and the operation's hit number),
   /// "interleaving: X first fired" for an interleaving's first firing of a
   /// point, "X -> not reached" for a skip. Which of many racing clients
   /// reaches an interleaved point first is not the plan's to decide, so
@@ -108,6 +109,8 @@ class FailpointGate {
   std::set<std::string> interleaved_;
   std::map<std::string, HitHandler> handlers_;
   std::map<std::string, int> fired_;
+  /// Firings decided per (operation, failpoint): the hit number of each.
+  std::map<std::pair<std::int64_t, std::string>, int> hits_of_operation_;
   std::vector<GatedHit> held_;
   std::vector<std::string> decisions_;
 };

@@ -71,9 +71,25 @@ BOOST_AUTO_TEST_CASE(a_scenario_gated_firing_is_decided_by_its_handler_at_once) 
   r.fire(0, 1, "migrate.before_commit", true, 3);
   BOOST_TEST(seen == Lines{"user-1"});
   BOOST_TEST(r.answered() == Lines{"0/1 migrate.before_commit crash"});
-  BOOST_TEST(r.gate.decisions() == Lines{"w0.c3 migrate.before_commit -> crash"});
+  BOOST_TEST(r.gate.decisions() == Lines{"w0.c3 op 1 migrate.before_commit#1 -> crash"});
   BOOST_TEST(r.gate.fired("migrate.before_commit") == 1);
   BOOST_TEST(r.gate.fired("lookup.after_load") == 0);
+}
+
+// A decision is recorded by what it acts on, not by when: the operation and
+// how often that operation reached the failpoint (a key move per key).
+BOOST_AUTO_TEST_CASE(decisions_are_keyed_by_operation_and_hit_number) {
+  Recorder r;
+  r.gate.on_hit("migrate.after_litellm_key_move",
+                [](const engine::HitInfo&) { return HitDecision::proceed; });
+  r.fire(1, 5, "migrate.after_litellm_key_move", true, 2);
+  r.fire(0, 4, "migrate.after_litellm_key_move", true, 0);
+  r.fire(1, 5, "migrate.after_litellm_key_move", true, 2);
+  BOOST_TEST(
+      r.gate.decisions() == (Lines{"w1.c2 op 5 migrate.after_litellm_key_move#1 -> proceed",
+                                   "w0.c0 op 4 migrate.after_litellm_key_move#1 -> proceed",
+                                   "w1.c2 op 5 migrate.after_litellm_key_move#2 -> proceed"}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_firing_without_a_handler_proceeds) {
