@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE orgquake delta debugging
 #include "shrink/ddmin.hpp"
 
 #include <algorithm>
