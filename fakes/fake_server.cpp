@@ -116,7 +116,10 @@ void FakeServer::handle(const std::shared_ptr<Exchange>& exchange) {
   const std::uint64_t seq = ledger_.open_request(std::move(record));
   ctx->seq = seq;
 
-  const FaultDecision decision = faults_.decide(request.method_string(), path);
+  // The request's target (with its query: a search names its customer)
+  // and body key the probability draws of the faults it meets.
+  const FaultDecision decision =
+      faults_.decide(request.method_string(), path, std::string(target) + '\n' + request.body());
   auto note_firing = [&](const Firing& firing) {
     ledger_.record_fault(
         FaultFiring{0, seq, firing.fault_id, std::string(to_string(firing.spec.kind)),

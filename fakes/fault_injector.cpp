@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 
 namespace orgquake::fakes {
 namespace {
@@ -158,21 +159,31 @@ bool FaultInjector::remove(std::uint64_t id) {
   return false;
 }
 
-bool FaultInjector::fires(InstalledFault& fault) {
+bool FaultInjector::fires(InstalledFault& fault, std::uint64_t request_key) {
   const FaultTrigger& trigger = fault.spec.trigger;
   if (trigger.times != 0 && fault.fired >= trigger.times) return false;
   bool fire = true;
   if (trigger.first != 0) fire = fault.matched <= trigger.first;
   if (fire && trigger.every != 0) fire = fault.matched % trigger.every == 0;
-  // Draw only for a real probability, so adding a certain fault does not
-  // shift the draws of the others.
-  if (fire && trigger.probability < 1.0) fire = rng_.chance(trigger.probability);
+  // Draw only for a real probability. Each draw is its own stream, keyed by
+  // the fault's spec (not its id, which shifts when an earlier fault is
+  // left out) and the request: adding, removing or reordering other faults
+  // and other requests leaves it alone.
+  if (fire && trigger.probability < 1.0) {
+    const std::uint64_t key =
+        StableHash{}.add_field(to_json(fault.spec).dump()).add(request_key).value();
+    const std::uint64_t nth = ++seen_[key];
+    fire = rng_.derive(fmt::format("{:016x}/{}", key, nth)).chance(trigger.probability);
+  }
   if (fire) ++fault.fired;
   return fire;
 }
 
-FaultDecision FaultInjector::decide(std::string_view method, std::string_view path) {
+FaultDecision FaultInjector::decide(std::string_view method, std::string_view path,
+                                    std::string_view request) {
   FaultDecision decision;
+  const std::uint64_t request_key =
+      StableHash{}.add_field(method).add_field(path).add_field(request).value();
   for (InstalledFault& fault : faults_) {
     if (fault.spec.method != "*" && fault.spec.method != method) continue;
     if (!path_matches(fault.spec.path, path)) continue;
@@ -181,7 +192,7 @@ FaultDecision FaultInjector::decide(std::string_view method, std::string_view pa
     // A fault that cannot take effect because another already fired does not
     // count as fired.
     if (is_lag ? decision.lag.has_value() : decision.fault.has_value()) continue;
-    if (!fires(fault)) continue;
+    if (!fires(fault, request_key)) continue;
     (is_lag ? decision.lag : decision.fault) = Firing{fault.id, fault.spec};
   }
   return decision;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,10 +32,14 @@ FaultKind fault_kind_from_string(std::string_view name);
 /// When a fault fires among the requests its route matches. With none of
 /// first/every/probability set it fires on every match.
 struct FaultTrigger {
-  std::uint64_t first = 0;   ///< fire on the first N matches
-  std::uint64_t every = 0;   ///< fire on match k, 2k, 3k...
-  double probability = 1.0;  ///< fire with this probability, drawn from the seeded Rng
-  std::uint64_t times = 0;   ///< stop after this many firings; 0 = no limit
+  std::uint64_t first = 0;  ///< fire on the first N matches
+  std::uint64_t every = 0;  ///< fire on match k, 2k, 3k...
+  /// Fire with this probability. The draw is keyed by the request (method,
+  /// target, body, and how many such requests came before), not by its place
+  /// among all requests: a replay that leaves other users' operations out
+  /// (orgquake shrink) draws the same for this user's requests.
+  double probability = 1.0;
+  std::uint64_t times = 0;  ///< stop after this many firings; 0 = no limit
 };
 
 /// One fault on one route.
@@ -94,13 +99,18 @@ class FaultInjector {
   /// Counts the request against every fault whose route matches and returns
   /// the first behavioural fault (in installation order) that fires, plus
   /// the first search lag that fires.
-  FaultDecision decide(std::string_view method, std::string_view path);
+  /// `request` (what tells this request apart: its target and body) keys
+  /// the faults' probability draws (FaultTrigger::probability).
+  FaultDecision decide(std::string_view method, std::string_view path,
+                       std::string_view request = {});
 
  private:
-  bool fires(InstalledFault& fault);
+  bool fires(InstalledFault& fault, std::uint64_t request_key);
 
   Rng rng_;
   std::vector<InstalledFault> faults_;
+  /// How many requests of each key (fault spec, method, path, request) came.
+  std::map<std::uint64_t, std::uint64_t> seen_;
   std::uint64_t next_id_ = 1;
 };
 

@@ -254,8 +254,11 @@ class Shrinker {
                                   size_.text(), seconds_since(started_));
     if (terminal_) {
       fmt::print("\x1b[2K{}\r", line);
-    } else if (reduced) {
+    } else if (reduced || Clock::now() - last_line_ >= std::chrono::seconds(30)) {
+      // A log (CI) gets a line per reduction, and one at least every 30 s
+      // so that a long search still shows it is alive.
       fmt::print("{}\n", line);
+      last_line_ = Clock::now();
     }
     std::fflush(stdout);
   }
@@ -344,6 +347,7 @@ class Shrinker {
   const ShrinkRequest& request_;
   ShrinkTarget target_;
   Clock::time_point started_;
+  Clock::time_point last_line_ = Clock::now();
   engine::RunSession session_;
   bool terminal_;
   Candidate current_;

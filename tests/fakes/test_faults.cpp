@@ -191,6 +191,36 @@ BOOST_AUTO_TEST_CASE(probability_draws_from_the_seed) {
   BOOST_TEST(a.find('.') != std::string::npos);
 }
 
+// A probability draw belongs to the request it is for (its target, body and
+// how many such requests came before), not to its place among all requests:
+// leaving one customer's requests out, as a shrunk replay does, changes
+// nothing for the others'.
+BOOST_AUTO_TEST_CASE(probability_draws_follow_the_request_not_its_place) {
+  auto run = [](const std::vector<std::string>& customers) {
+    StripeFake stripe(ServerOptions{}, StripeOptions{}, 11, std::make_shared<ManualClock>());
+    stripe.start();
+    auto spec = fault("GET", "/v1/customers/*", FaultKind::status);
+    spec.trigger.probability = 0.5;
+    stripe.add_fault(spec);
+    TestClient c(stripe.port());
+    std::map<std::string, std::string> pattern;
+    for (int round = 0; round < 12; ++round) {
+      for (const auto& customer : customers) {
+        const auto status =
+            c.get("/v1/customers/" + customer, {{"Authorization", "Bearer sk_test_orgquake"}})
+                .status;
+        pattern[customer] += status == 503 ? 'x' : '.';
+      }
+    }
+    return pattern;
+  };
+  const auto all = run({"cus_a", "cus_b", "cus_c"});
+  const auto without_b = run({"cus_a", "cus_c"});
+  BOOST_TEST(all.at("cus_a") == without_b.at("cus_a"));
+  BOOST_TEST(all.at("cus_c") == without_b.at("cus_c"));
+  BOOST_TEST(all.at("cus_a") != all.at("cus_c"), "two customers drew alike");
+}
+
 BOOST_FIXTURE_TEST_CASE(search_lag_fault, StripeFixture) {
   TestClient c = client();
   c.post("/v1/customers", "metadata[org_id]=o1", auth);
