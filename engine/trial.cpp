@@ -193,11 +193,17 @@ int Trial::spawn_worker(WorkerOptions options) {
   plan.clients = std::move(options.clients);
   if (operations_kept_ && phase_ == history::phase_run) {
     // A reduced replay: the operations left out are never sent. Their
-    // clients stay (empty), so that clients keep their numbers.
+    // clients stay (empty), so that clients keep their numbers; a worker
+    // left with nothing to run is not started at all (a Python worker's
+    // start-up is most of a small replay's time).
+    bool planned_any = false, kept_any = false;
     for (auto& client : plan.clients) {
+      planned_any = planned_any || !client.ops.empty();
       std::erase_if(client.ops,
                     [&](const OperationPlan& op) { return operations_kept_->count(op.op) == 0; });
+      kept_any = kept_any || !client.ops.empty();
     }
+    if (planned_any && !kept_any) return fleet_->spawn_idle();
   }
   return fleet_->spawn(std::move(plan), {options.gated.begin(), options.gated.end()});
 }

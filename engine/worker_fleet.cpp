@@ -152,6 +152,18 @@ int WorkerFleet::spawn(WorkerPlan plan, std::set<std::string> scenario_gated) {
   return index;
 }
 
+int WorkerFleet::spawn_idle() {
+  auto state = std::make_unique<Worker>();
+  state->index = next_index();
+  state->log =
+      setup_.log_dir / fmt::format("trial-{}-worker-{}.log", setup_.trial_index, state->index);
+  // Exited and done from the start: nothing is sent to it, read from it,
+  // stopped or killed.
+  state->ready = state->done = state->exited = true;
+  workers_.push_back(std::move(state));
+  return workers_.back()->index;
+}
+
 bool WorkerFleet::ready(int index) const {
   return at(index).ready;
 }

@@ -55,6 +55,10 @@ class WorkerFleet {
   /// the failpoints whose firings go to the scenario's handlers. Throws
   /// std::runtime_error for a plan too large for one message.
   int spawn(worker::WorkerPlan plan, std::set<std::string> scenario_gated);
+  /// A worker slot with nothing to run (a reduced replay left it no
+  /// operation): no process is started, and the slot counts as ready and
+  /// finished, so that later workers keep their numbers.
+  int spawn_idle();
   int next_index() const { return static_cast<int>(workers_.size()); }
   /// Whether the worker has said ready.
   bool ready(int worker) const;
