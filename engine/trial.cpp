@@ -261,6 +261,14 @@ void Trial::pump(Clock::time_point deadline) {
     }
   }
   fleet_->pump(deadline);
+  // Faults keyed to an operation act once its invoke is seen.
+  const auto& events = history_.events();
+  for (; events_seen_ < events.size(); ++events_seen_) {
+    const auto& e = events[events_seen_];
+    if (e.type == history::EventType::invoke && phase_ == history::phase_run) {
+      fault_plan_.operation_invoked(e.op, *this, Clock::now());
+    }
+  }
 }
 
 bool Trial::wait_until(const std::function<bool()>& condition, milliseconds timeout) {

@@ -115,7 +115,9 @@ class Trial : private faults::FaultTarget {
 
   // ---- The fault plan: fault objects (faults/), each planned before it acts.
   /// Adds `fault` to the plan, after the faults the suite stacked beside
-  /// the scenario, and returns it. A timed fault (`timing.at`) fires on the
+  /// the scenario, and returns it. A fault keyed to an operation
+  /// (`timing.at_operation`) fires when that operation is invoked; a timed
+  /// fault (`timing.at`) fires on the
   /// fault clock by itself; any other waits for inject().
   template <class F>
   F& plan(std::unique_ptr<F> fault) {
@@ -148,6 +150,9 @@ class Trial : private faults::FaultTarget {
   /// An operation with the next id of the trial. Throws unless the migrator
   /// supports operations of that kind.
   worker::OperationPlan operation(std::string_view kind, const std::string& user);
+  /// The id the next operation() will get: a scenario keys faults to
+  /// operations it is about to plan (timing.at_operation).
+  std::int64_t next_operation_id() const { return next_op_; }
   /// Starts a worker process and returns once its clients are connected.
   int start_worker(WorkerOptions options);
   /// Starts several at once and returns once every one is connected; their
@@ -274,6 +279,8 @@ class Trial : private faults::FaultTarget {
   std::set<std::string> affected_;
   std::vector<std::string> not_exercised_;
   std::string phase_ = "run";
+  /// How many history events pump() has looked at for invokes.
+  std::size_t events_seen_ = 0;
   /// Operation ids of the run phase that run; none: all (TrialReplay).
   std::optional<std::set<std::int64_t>> operations_kept_;
 };

@@ -5,6 +5,7 @@ namespace orgquake::faults {
 nlohmann::json FaultTiming::to_json() const {
   nlohmann::json json = nlohmann::json::object();
   if (at) json["at_ms"] = at->count();
+  if (at_operation) json["at_operation"] = *at_operation;
   if (lasting) json["lasting_ms"] = lasting->count();
   return json;
 }
@@ -12,7 +13,7 @@ nlohmann::json FaultTiming::to_json() const {
 nlohmann::json Fault::plan() const {
   nlohmann::json entry = {{"kind", std::string(kind())}};
   entry.update(parameters());
-  if (timing.at || timing.lasting) entry["timing"] = timing.to_json();
+  if (timing.timed() || timing.lasting) entry["timing"] = timing.to_json();
   return entry;
 }
 

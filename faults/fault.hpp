@@ -6,11 +6,18 @@
 // plan is the list of these objects, so what a scenario plans is exactly
 // what runs, and `repro` compares plans entry by entry.
 //
-// A fault fires in one of two ways:
+// A fault fires in one of three ways:
+//   - when an operation starts (`timing.at_operation`): the trial injects it
+//     as soon as it learns that the operation with that id was invoked, and
+//     heals it `timing.lasting` later (or in the heal phase). Keyed to what
+//     it meets, not to a moment, it stays with its operation when a shrunk
+//     replay leaves other operations out, and never fires when its own
+//     operation is left out;
 //   - on the fault clock (`timing.at`): the trial injects it that long after
 //     the run phase's first clients start, and heals it `timing.lasting`
-//     later (or in the heal phase). Faults stacked beside a scenario in a
-//     suite spec all fire this way;
+//     later (or in the heal phase). An outage is a span of time, and faults
+//     stacked beside a scenario in a suite spec fire this way unless they
+//     name an operation;
 //   - by the scenario, at a moment only it knows (a gated failpoint firing,
 //     a lookup that finished): `Trial::inject(fault, site)`.
 
@@ -81,7 +88,10 @@ struct FaultTiming {
   std::optional<std::chrono::milliseconds> at;
   /// Healed this long after it was injected; without it, in the heal phase.
   std::optional<std::chrono::milliseconds> lasting;
-  nlohmann::json to_json() const;  ///< {"at_ms", "lasting_ms"}, the ones set
+  /// Injected when the operation with this id is invoked (instead of `at`).
+  std::optional<std::int64_t> at_operation = std::nullopt;
+  nlohmann::json to_json() const;  ///< {"at_ms", "at_operation", "lasting_ms"}, the ones set
+  bool timed() const { return at.has_value() || at_operation.has_value(); }
 };
 
 /// Where a scenario-injected fault acts: the worker a gated firing came

@@ -10,8 +10,12 @@
 namespace orgquake::faults {
 
 Fault& FaultPlan::add(std::unique_ptr<Fault> fault) {
-  if (fault->timing.at && fault->needs_site()) {
+  if (fault->timing.timed() && fault->needs_site()) {
     throw std::logic_error(std::string(fault->kind()) + " acts on a worker and cannot be timed");
+  }
+  if (fault->timing.at && fault->timing.at_operation) {
+    throw std::logic_error(std::string(fault->kind()) +
+                           " is timed both on the clock and by an operation");
   }
   Planned planned;
   planned.index = static_cast<int>(entries_.size());
@@ -79,7 +83,8 @@ std::optional<FaultPlan::Clock::time_point> FaultPlan::fire_due(FaultTarget& tar
   const auto soonest = [&](Clock::time_point at) { next = next ? std::min(*next, at) : at; };
   for (auto& p : faults_) {
     const auto& timing = p.fault->timing;
-    if (!timing.at) continue;
+    if (!timing.timed()) continue;
+    if (!p.injected && timing.at_operation) continue;  // waits for its operation
     if (!p.injected) {
       const auto due = *clock_ + *timing.at;
       if (now < due) {
@@ -100,9 +105,18 @@ std::optional<FaultPlan::Clock::time_point> FaultPlan::fire_due(FaultTarget& tar
   return next;
 }
 
+void FaultPlan::operation_invoked(std::int64_t op, FaultTarget& target, Clock::time_point now) {
+  for (auto& p : faults_) {
+    if (p.injected || p.fault->timing.at_operation != op) continue;
+    inject(*p.fault, target, {}, now);
+  }
+}
+
 bool FaultPlan::timed_pending() const {
   return std::any_of(faults_.begin(), faults_.end(), [](const Planned& p) {
-    return p.fault->timing.at && (!p.injected || (!p.healed && p.fault->timing.lasting));
+    const auto& timing = p.fault->timing;
+    if (timing.at && !p.injected) return true;
+    return timing.timed() && p.injected && !p.healed && timing.lasting.has_value();
   });
 }
 

@@ -25,7 +25,8 @@ class FaultPlan {
   using Clock = std::chrono::steady_clock;
 
   /// Plans `fault` after those planned before. Throws std::logic_error for
-  /// a timed fault that needs a site (a worker): the clock cannot name one.
+  /// a timed fault that needs a site (a worker): the clock cannot name one;
+  /// and for one timed both ways.
   Fault& add(std::unique_ptr<Fault> fault);
   /// Only the faults at these entry indexes act (a replay that leaves some
   /// out, `orgquake shrink`): the others are still planned, in their places,
@@ -55,8 +56,12 @@ class FaultPlan {
   /// due at once act in a replayable order); returns the next moment one
   /// is due, if any. Nothing before the clock starts.
   std::optional<Clock::time_point> fire_due(FaultTarget& target, Clock::time_point now);
-  /// Whether a timed fault has yet to play out its plan (to be injected,
-  /// or healed after its `lasting`).
+  /// Injects the faults keyed to operation `op` (timing.at_operation), in
+  /// plan order: the trial calls it when it learns that `op` was invoked.
+  void operation_invoked(std::int64_t op, FaultTarget& target, Clock::time_point now);
+  /// Whether a timed fault has yet to play out its plan (to be injected on
+  /// the clock, or healed after its `lasting`). A fault waiting for its
+  /// operation is not: the operation may never come.
   bool timed_pending() const;
   /// Heals every fault still in force, newest first: a later fault may
   /// stand on an earlier one.

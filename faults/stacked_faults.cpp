@@ -47,7 +47,7 @@ std::unique_ptr<Fault> stacked_fault(const nlohmann::json& table, const std::str
                                  fmt::join(stackable_kinds(), ", ")));
   }
   const std::string kind = kind_it->get<std::string>();
-  std::vector<std::string> known = {"kind", "at_ms", "lasting_ms"};
+  std::vector<std::string> known = {"kind", "at_ms", "at_operation", "lasting_ms"};
   std::unique_ptr<Fault> fault;
   if (kind == "http_fault") {
     known.insert(known.end(), {"service", "http"});
@@ -89,8 +89,21 @@ std::unique_ptr<Fault> stacked_fault(const nlohmann::json& table, const std::str
     throw UsageError(fmt::format("{}: unknown fault kind {} (stackable kinds: {})", where, kind,
                                  fmt::join(stackable_kinds(), ", ")));
   }
-  fault->timing.at = table.contains("at_ms") ? milliseconds_field(table, "at_ms", where)
-                                             : std::chrono::milliseconds(0);
+  if (table.contains("at_operation")) {
+    if (table.contains("at_ms")) {
+      throw UsageError(where + ": give at_ms or at_operation, not both");
+    }
+    const auto& op = table.at("at_operation");
+    if (!op.is_number_integer() || op.get<std::int64_t>() < 0) {
+      throw UsageError(
+          fmt::format("{}: at_operation: expected an operation id (a non-negative integer), got {}",
+                      where, op.dump()));
+    }
+    fault->timing.at_operation = op.get<std::int64_t>();
+  } else {
+    fault->timing.at = table.contains("at_ms") ? milliseconds_field(table, "at_ms", where)
+                                               : std::chrono::milliseconds(0);
+  }
   if (table.contains("lasting_ms")) {
     fault->timing.lasting = milliseconds_field(table, "lasting_ms", where);
   }

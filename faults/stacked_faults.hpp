@@ -7,6 +7,7 @@
 //   kind = "redis_outage"
 //   at_ms = 40           # after the run phase's first clients start (default 0)
 //   lasting_ms = 300     # healed this much later (default: in the heal phase)
+//   # or, instead of at_ms: at_operation = 12   # when operation 12 is invoked
 //
 //   [[scenarios.concurrent_duplicate_lookups.faults]]
 //   kind = "http_fault"

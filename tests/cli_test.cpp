@@ -432,6 +432,10 @@ at_ms = 5
 kind = "redis_outage"
 at_ms = 1500
 lasting_ms = 200
+[[scenarios.concurrent_duplicate_lookups.faults]]
+kind = "stripe_search_lag"
+lag_ms = 1
+at_operation = 3
 )";
   const auto run_dir = fs::path(out.path()) / "run";
   const auto result =
@@ -441,27 +445,41 @@ lasting_ms = 200
   BOOST_TEST(result.exit_code == 0);
   const auto trial = read_json(run_dir / "results.json").at("trials").at(0);
   const auto& plan = trial.at("fault_plan");
-  BOOST_REQUIRE(plan.size() == 2u);
+  BOOST_REQUIRE(plan.size() == 3u);
   BOOST_TEST(plan[0] == nlohmann::json({{"kind", "backend_kill"}, {"timing", {{"at_ms", 5}}}}));
   BOOST_TEST(plan[1] == nlohmann::json({{"kind", "redis_outage"},
                                         {"timing", {{"at_ms", 1500}, {"lasting_ms", 200}}}}));
+  BOOST_TEST(plan[2] == nlohmann::json({{"kind", "stripe_search_lag"},
+                                        {"lag_ms", 1},
+                                        {"timing", {{"at_operation", 3}}}}));
   BOOST_TEST(trial.at("choices").at(0).at("kind") == "duplicate_lookups");
 
   std::vector<std::string> faults;  // kind@phase, in time order
-  std::int64_t stopped_at = -1, started_at = -1;
+  std::int64_t stopped_at = -1, started_at = -1, op3_at = -1, lag_at = -1;
   std::ifstream history(run_dir / "history.jsonl");
   for (std::string line; std::getline(history, line);) {
     const auto event = nlohmann::json::parse(line);
+    if (event.at("type") == "invoke" && event.value("op", -1) == 3) {
+      op3_at = event.at("time_ns").get<std::int64_t>();
+    }
     if (event.at("type") != "fault") continue;
+    if (event.at("kind") == "stripe_search_lag" && lag_at < 0) {
+      lag_at = event.at("time_ns").get<std::int64_t>();
+    }
     faults.push_back(event.at("kind").get<std::string>() + "@" +
                      event.value("phase", std::string()));
     if (event.at("kind") == "redis_stop") stopped_at = event.at("time_ns").get<std::int64_t>();
     if (event.at("kind") == "redis_start") started_at = event.at("time_ns").get<std::int64_t>();
   }
   BOOST_TEST_INFO("fault events: " << nlohmann::json(faults).dump());
+  std::sort(faults.begin(), faults.end());
   BOOST_TEST(
-      faults == (std::vector<std::string>{"backend_kill@run", "redis_stop@run", "redis_start@run"}),
+      faults == (std::vector<std::string>{"backend_kill@run", "redis_start@run", "redis_stop@run",
+                                          "stripe_search_lag@heal", "stripe_search_lag@run"}),
       boost::test_tools::per_element());
+  // The lag keyed to operation 3 came once that operation's invoke was seen.
+  BOOST_TEST(op3_at >= 0);
+  BOOST_TEST(lag_at >= op3_at);
   // Healed on its own clock, not at the heal phase.
   BOOST_TEST(started_at - stopped_at >= 200'000'000);
 

@@ -256,6 +256,10 @@ BOOST_AUTO_TEST_CASE(stacked_faults_are_built_from_spec_tables) {
   BOOST_TEST(faults::check_stacked_faults(json::array({{{"kind", "backend_kill"}, {"at_ms", 5}}}),
                                           "spec: faults")
                  .empty());
+  const auto keyed =
+      faults::stacked_fault({{"kind", "backend_kill"}, {"at_operation", 12}}, "spec: faults[3]");
+  BOOST_TEST(!keyed->timing.at);
+  BOOST_TEST(keyed->timing.at_operation.value() == 12);
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_is_one_line_naming_where_and_what) {
@@ -272,6 +276,9 @@ BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_is_one_line_naming_where_and_what) {
       {{{"kind", "redis_outage"}, {"at_ms", "soon"}}, {"at_ms", "\"soon\""}},
       {{{"kind", "backend_kill"}, {"lasting_ms", 5}}, {"instant"}},
       {{{"kind", "stripe_search_lag"}}, {"needs lag_ms"}},
+      {{{"kind", "backend_kill"}, {"at_ms", 5}, {"at_operation", 2}}, {"not both"}},
+      {{{"kind", "backend_kill"}, {"at_operation", -2}},
+       {"at_operation: expected an operation id"}},
       {{{"kind", "http_fault"}, {"service", "redis"}, {"http", {{"kind", "status"}}}},
        {"stripe", "litellm"}},
       {{{"kind", "http_fault"}, {"service", "stripe"}}, {"needs http"}},
@@ -417,4 +424,42 @@ BOOST_AUTO_TEST_CASE(a_fault_left_out_of_a_replay_keeps_its_place_and_never_acts
   BOOST_TEST(plan.inject(pause, target, {3}, t0 + 40ms));
   BOOST_TEST(target.calls == (std::vector<std::string>{"stop 3", "record pause"}),
              boost::test_tools::per_element());
+}
+
+// A fault keyed to an operation fires when the trial learns that operation
+// was invoked, heals after its `lasting` on the clock, and a fault whose
+// operation never comes is not pending: the heal phase does not wait for it.
+BOOST_AUTO_TEST_CASE(a_fault_keyed_to_an_operation_fires_when_it_is_invoked) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  using Clock = faults::FaultPlan::Clock;
+  const Clock::time_point t0{};
+  auto outage = std::make_unique<faults::RedisOutage>();
+  outage->timing.at_operation = 7;
+  outage->timing.lasting = 50ms;
+  auto never = std::make_unique<faults::BackendKill>();
+  never->timing.at_operation = 99;
+  plan.add(std::move(outage));
+  plan.add(std::move(never));
+  BOOST_TEST(plan.entries()[0].at("timing") == json({{"at_operation", 7}, {"lasting_ms", 50}}));
+  plan.start_clock(t0);
+  BOOST_TEST(!plan.fire_due(target, t0 + 1s).has_value());
+  BOOST_TEST(!plan.timed_pending());
+  plan.operation_invoked(3, target, t0 + 1s);
+  BOOST_TEST(target.calls.empty());
+  plan.operation_invoked(7, target, t0 + 1s);
+  BOOST_TEST(target.calls == (std::vector<std::string>{"record redis_stop", "stop redis"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(plan.timed_pending());
+  target.calls.clear();
+  plan.operation_invoked(7, target, t0 + 1010ms);  // once only
+  BOOST_TEST(target.calls.empty());
+  BOOST_TEST(!plan.fire_due(target, t0 + 1050ms).has_value());
+  BOOST_TEST(target.calls == (std::vector<std::string>{"start redis", "record redis_start"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(!plan.timed_pending());
+
+  auto both = std::make_unique<faults::BackendKill>();
+  both->timing = {10ms, std::nullopt, 3};
+  BOOST_CHECK_THROW(plan.add(std::move(both)), std::logic_error);
 }
