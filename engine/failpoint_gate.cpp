@@ -50,26 +50,28 @@ void FailpointGate::offer(GatedHit hit) {
 }
 
 void FailpointGate::decide(GatedHit hit) {
+  // Keyed by what the decision acts on, never by when: the worker's client,
+  // its operation, the failpoint and how often that operation has reached it.
+  const int nth = ++hits_of_operation_[{hit.info.op, hit.info.failpoint}];
+  // The observer and the handler may act on the trial (kill this very
+  // worker, whose held firings forget_worker then drops): they are called
+  // before any other state of this firing changes, and nothing here holds an
+  // iterator across them.
+  const std::string observed = observer_ ? observer_(hit.info, nth) : std::string();
   HitDecision decision = HitDecision::proceed;
   if (hit.scenario_gated) {
-    // The handler may act on the trial (kill this very worker, whose held
-    // firings forget_worker then drops): it is called before any state of
-    // this firing changes, and nothing here holds an iterator across it.
     if (const auto it = handlers_.find(hit.info.failpoint); it != handlers_.end()) {
       const HitHandler handler = it->second;  // a handler may replace itself
       decision = handler(hit.info);
     }
   }
   const bool first = fired_[hit.info.failpoint]++ == 0;
-  if (hit.scenario_gated) {
-    // Keyed by what the decision acts on, never by when: the worker's
-    // client, its operation, the failpoint and how often that operation
-    // has reached it.
-    const int nth = ++hits_of_operation_[{hit.info.op, hit.info.failpoint}];
-    decisions_.push_back(fmt::format("w{}.c{} op {} {}#{} -> {}", hit.info.worker, hit.info.client,
-                                     hit.info.op, hit.info.failpoint, nth,
+  if (hit.scenario_gated || !observed.empty()) {
+    decisions_.push_back(fmt::format("w{}.c{} op {} {}#{} -> {}{}", hit.info.worker,
+                                     hit.info.client, hit.info.op, hit.info.failpoint, nth,
+                                     observed.empty() ? "" : observed + ", ",
                                      worker::name_of(decision)));
-  } else if (first) {
+  } else if (first && interleaved_.contains(hit.info.failpoint)) {
     decisions_.push_back(fmt::format("interleaving: {} first fired", hit.info.failpoint));
   }
   sink_(hit, decision);
@@ -103,6 +105,7 @@ void FailpointGate::forget_worker(int worker) {
 
 void FailpointGate::open() {
   handlers_.clear();
+  observer_ = nullptr;
   orderings_.clear();
   interleaved_.clear();
   release_held();

@@ -38,6 +38,11 @@ struct HitInfo {
 /// Decides what a gated firing does. It may act on the trial first (pause
 /// or kill the worker, start another); it runs on the controller's thread.
 using HitHandler = std::function<worker::HitDecision(const HitInfo&)>;
+/// Sees every firing as it is decided, with its hit number for its
+/// operation (from 1), before the scenario's handler: the trial injects the
+/// faults keyed to it here. Returns what it did, in the words of the
+/// decision line ("fault 3 backend_kill"), or "" for nothing.
+using HitObserver = std::function<std::string(const HitInfo&, int hit)>;
 
 /// A firing waiting for its answer.
 struct GatedHit {
@@ -67,6 +72,8 @@ class FailpointGate {
   /// Decides scenario-gated firings of `failpoint`; an empty handler removes
   /// it (they proceed).
   void on_hit(const std::string& failpoint, HitHandler handler);
+  /// Shown every firing before it is decided (see HitObserver).
+  void observe(HitObserver observer) { observer_ = std::move(observer); }
 
   /// A firing arrives: decided now (handler, else proceed) unless an
   /// ordering holds it; then every held firing that may now go is decided.
@@ -96,7 +103,8 @@ class FailpointGate {
   /// "interleaving: X first fired" for an interleaving's first firing of a
   /// point, "X -> not reached" for a skip. Which of many racing clients
   /// reaches an interleaved point first is not the plan's to decide, so
-  /// only that the point fired is kept.
+  /// only that the point fired is kept. A firing a fault was keyed to reads
+  /// "w1.c0 op 7 migrate.before_commit#1 -> fault 2 backend_kill, proceed".
   const std::vector<std::string>& decisions() const { return decisions_; }
 
  private:
@@ -108,8 +116,10 @@ class FailpointGate {
   std::vector<std::pair<std::string, std::string>> orderings_;
   std::set<std::string> interleaved_;
   std::map<std::string, HitHandler> handlers_;
+  HitObserver observer_;
   std::map<std::string, int> fired_;
   /// Firings decided per (operation, failpoint): the hit number of each.
+  /// Every gated firing counts, whoever gated it.
   std::map<std::pair<std::int64_t, std::string>, int> hits_of_operation_;
   std::vector<GatedHit> held_;
   std::vector<std::string> decisions_;

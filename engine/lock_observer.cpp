@@ -92,7 +92,7 @@ history::Event LockCommandFilter::event_of(const services::MonitorLine& line,
   const std::string& caller = by_script ? script_caller_ : line.source;
   event.value = {{"conn", caller}, {"args", line.args}, {"server_us", line.server_time_us}};
   if (const auto name = names_.find(caller); name != names_.end()) {
-    if (const auto named = worker::parse_redis_client_name(name->second)) {
+    if (const auto named = worker::parse_connection_name(name->second)) {
       event.value["worker"] = named->first;
       event.value["client"] = named->second;
     }

@@ -5,7 +5,7 @@
 // a key under the trial's lock prefix (SET, DEL, EXPIRE, ... and the same
 // commands run by a script), with the server's order and time and the
 // calling connection, attributed to a worker's client by the connection's
-// name (worker::redis_client_name). The lock invariants rebuild the leases
+// name (worker::connection_name). The lock invariants rebuild the leases
 // from these events (history/lock_leases.hpp).
 //
 // The observer never fails a trial: when Redis goes away (a redis_outage

@@ -84,6 +84,19 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
     fault_plan_.add_entry({{"kind", "interleaving"}, {"happens_before", std::move(planned)}});
   }
   for (auto& fault : stacked) fault_plan_.add(std::move(fault));
+  // Faults keyed to an operation's firing act while its worker waits there.
+  gate_.observe([this](const HitInfo& hit, int nth) -> std::string {
+    if (phase_ != history::phase_run) return "";
+    const auto acted = fault_plan_.failpoint_reached(hit.op, hit.failpoint, nth, *this,
+                                                     {hit.worker, hit.client}, Clock::now());
+    std::vector<std::string> words;
+    for (int entry : acted) {
+      words.push_back(fmt::format(
+          "fault {} {}", entry,
+          fault_plan_.entries()[static_cast<std::size_t>(entry)].at("kind").get<std::string>()));
+    }
+    return fmt::format("{}", fmt::join(words, ", "));
+  });
 }
 
 Trial::~Trial() {
@@ -189,6 +202,15 @@ int Trial::spawn_worker(WorkerOptions options) {
   // that the gate sees each firing and can hold it for its turn.
   std::set<std::string> gated(options.gated.begin(), options.gated.end());
   gated.insert(gate_.interleaved().begin(), gate_.interleaved().end());
+  // And the failpoints that faults keyed to its operations wait at.
+  for (const auto& client : options.clients) {
+    for (const auto& op : client.ops) {
+      for (const auto& failpoint : fault_plan_.failpoints_awaited_by(op.op)) {
+        require_failpoint(failpoint);
+        gated.insert(failpoint);
+      }
+    }
+  }
   plan.gated_failpoints.assign(gated.begin(), gated.end());
   plan.clients = std::move(options.clients);
   if (operations_kept_ && phase_ == history::phase_run) {
@@ -380,15 +402,23 @@ void Trial::finish_history() {
   history_.finish();
 }
 
-int Trial::terminate_backends() {
+int Trial::terminate_backends(const faults::FaultSite& of) {
   pqxx::connection admin(environment_.services.admin_url().conninfo());
   pqxx::nontransaction tx(admin);
-  return tx
-      .exec_params1(
-          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-          "WHERE datname = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
-          "AND backend_type = 'client backend'",
-          database_.name())[0]
+  constexpr const char* kill =
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+      "WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' ";
+  if (of.worker >= 0 && of.client >= 0) {
+    // The client's own connections, by the name it gives them (the name of
+    // its Redis connection), whatever they are doing. A migrator that names
+    // none loses every backend inside a transaction instead.
+    const int own =
+        tx.exec_params1(std::string(kill) + "AND application_name = $2", database_.name(),
+                        worker::connection_name(of.worker, of.client))[0]
+            .as<int>();
+    if (own > 0) return own;
+  }
+  return tx.exec_params1(std::string(kill) + "AND xact_start IS NOT NULL", database_.name())[0]
       .as<int>();
 }
 

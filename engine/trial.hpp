@@ -132,6 +132,8 @@ class Trial : private faults::FaultTarget {
   bool inject(faults::Fault& fault, faults::FaultSite site = {});
   /// Heals a planned fault (nothing when it is not in force).
   void heal(faults::Fault& fault);
+  /// Whether a planned fault has acted (never, for one left out of this replay).
+  bool acted(const faults::Fault& fault) const { return fault_plan_.acted(fault); }
   /// Timed faults count from the fault clock, which starts at the run
   /// phase's first go() unless held: a scenario with a prelude (random_mix's
   /// lock holders) holds it, then starts it as its main part begins.
@@ -236,7 +238,7 @@ class Trial : private faults::FaultTarget {
   bool redis_running() const override { return environment_.services.redis_running(); }
   void stop_redis() override;
   void start_redis() override;
-  int terminate_backends() override;
+  int terminate_backends(const faults::FaultSite& of) override;
   bool kill_worker(int worker) override;
   bool worker_exited(int worker) const override;
   bool stop_worker(int worker) override;

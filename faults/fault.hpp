@@ -6,8 +6,16 @@
 // plan is the list of these objects, so what a scenario plans is exactly
 // what runs, and `repro` compares plans entry by entry.
 //
-// A fault fires in one of three ways:
-//   - when an operation starts (`timing.at_operation`): the trial injects it
+// A fault fires in one of four ways:
+//   - when an operation reaches a failpoint (`timing.at_operation` with
+//     `timing.at_failpoint` and `timing.hit`): the operation's worker gates
+//     that failpoint, and the trial injects the fault while the worker waits
+//     at its hit-th firing for that operation, so that a backend is
+//     terminated inside the very transaction, or Redis is down before the
+//     very lock request. The key is the operation, the failpoint and the hit
+//     number, never a moment: a shrunk replay that leaves other operations
+//     out meets the same fault at the same step;
+//   - when an operation starts (`timing.at_operation` alone): the trial injects it
 //     as soon as it learns that the operation with that id was invoked, and
 //     heals it `timing.lasting` later (or in the heal phase). Keyed to what
 //     it meets, not to a moment, it stays with its operation when a shrunk
@@ -43,6 +51,13 @@ struct FaultRecord {
   std::string user;  ///< the user it concerns, if any
 };
 
+/// Where a fault acts: the worker (and client) of the gated firing it was
+/// injected at, for faults aimed at one; -1 when it fires on its own.
+struct FaultSite {
+  int worker = -1;
+  int client = -1;
+};
+
 /// What faults act on: the trial's fakes, services and workers. The trial
 /// implements it; tests implement it with a recording double.
 class FaultTarget {
@@ -64,8 +79,10 @@ class FaultTarget {
   /// Starts Redis empty, as a lock store without persistence comes back.
   virtual void start_redis() = 0;
   /// Terminates the trial database's client backends inside a transaction;
-  /// returns how many.
-  virtual int terminate_backends() = 0;
+  /// returns how many. With a worker and client: only the backends that
+  /// client named as its own (application_name "orgquake:w<W>:c<C>", as it
+  /// names its Redis connection), all of them when it names none.
+  virtual int terminate_backends(const FaultSite& of) = 0;
   /// SIGKILL to the worker's process group; what it wrote before dying is
   /// still read, then its open operations become `info`. False if it had
   /// already exited.
@@ -90,14 +107,13 @@ struct FaultTiming {
   std::optional<std::chrono::milliseconds> lasting;
   /// Injected when the operation with this id is invoked (instead of `at`).
   std::optional<std::int64_t> at_operation = std::nullopt;
-  nlohmann::json to_json() const;  ///< {"at_ms", "at_operation", "lasting_ms"}, the ones set
+  /// With at_operation: injected when that operation reaches this
+  /// failpoint for the `hit`-th time (from 1), while its worker waits there.
+  std::optional<std::string> at_failpoint = std::nullopt;
+  int hit = 1;
+  /// {"at_ms", "at_operation", "at_failpoint", "hit", "lasting_ms"}, the ones set.
+  nlohmann::json to_json() const;
   bool timed() const { return at.has_value() || at_operation.has_value(); }
-};
-
-/// Where a scenario-injected fault acts: the worker a gated firing came
-/// from, for faults aimed at a worker.
-struct FaultSite {
-  int worker = -1;
 };
 
 class Fault {

@@ -10,8 +10,17 @@
 namespace orgquake::faults {
 
 Fault& FaultPlan::add(std::unique_ptr<Fault> fault) {
-  if (fault->timing.timed() && fault->needs_site()) {
+  const auto& timing = fault->timing;
+  if (timing.timed() && !timing.at_failpoint && fault->needs_site()) {
     throw std::logic_error(std::string(fault->kind()) + " acts on a worker and cannot be timed");
+  }
+  if (timing.at_failpoint && !timing.at_operation) {
+    throw std::logic_error(std::string(fault->kind()) +
+                           " is keyed to a failpoint but to no operation");
+  }
+  if (timing.at_failpoint && timing.hit < 1) {
+    throw std::logic_error(
+        fmt::format("{}: hit numbers count from 1, not {}", fault->kind(), timing.hit));
   }
   if (fault->timing.at && fault->timing.at_operation) {
     throw std::logic_error(std::string(fault->kind()) +
@@ -35,6 +44,15 @@ FaultPlan::Planned& FaultPlan::find(Fault& fault) {
   }
   throw std::logic_error(std::string(fault.kind()) +
                          " was not planned: plan a fault before it acts");
+}
+
+const FaultPlan::Planned& FaultPlan::find(const Fault& fault) const {
+  return const_cast<FaultPlan*>(this)->find(const_cast<Fault&>(fault));
+}
+
+bool FaultPlan::acted(const Fault& fault) const {
+  const Planned& p = find(fault);
+  return p.injected && !p.left_out;
 }
 
 bool FaultPlan::inject(Fault& fault, FaultTarget& target, const FaultSite& site,
@@ -107,9 +125,36 @@ std::optional<FaultPlan::Clock::time_point> FaultPlan::fire_due(FaultTarget& tar
 
 void FaultPlan::operation_invoked(std::int64_t op, FaultTarget& target, Clock::time_point now) {
   for (auto& p : faults_) {
-    if (p.injected || p.fault->timing.at_operation != op) continue;
+    const auto& timing = p.fault->timing;
+    if (p.injected || timing.at_operation != op || timing.at_failpoint) continue;
     inject(*p.fault, target, {}, now);
   }
+}
+
+std::set<std::string> FaultPlan::failpoints_awaited_by(std::int64_t op) const {
+  std::set<std::string> failpoints;
+  for (const auto& p : faults_) {
+    const auto& timing = p.fault->timing;
+    if (!p.left_out && timing.at_operation == op && timing.at_failpoint) {
+      failpoints.insert(*timing.at_failpoint);
+    }
+  }
+  return failpoints;
+}
+
+std::vector<int> FaultPlan::failpoint_reached(std::int64_t op, const std::string& failpoint,
+                                              int hit, FaultTarget& target, const FaultSite& site,
+                                              Clock::time_point now) {
+  std::vector<int> acted;
+  for (auto& p : faults_) {
+    const auto& timing = p.fault->timing;
+    if (p.injected || timing.at_operation != op || timing.at_failpoint != failpoint ||
+        timing.hit != hit) {
+      continue;
+    }
+    if (inject(*p.fault, target, site, now)) acted.push_back(p.index);
+  }
+  return acted;
 }
 
 bool FaultPlan::timed_pending() const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,8 +26,9 @@ class FaultPlan {
   using Clock = std::chrono::steady_clock;
 
   /// Plans `fault` after those planned before. Throws std::logic_error for
-  /// a timed fault that needs a site (a worker): the clock cannot name one;
-  /// and for one timed both ways.
+  /// a fault on the clock or at an operation's start that needs a site (a
+  /// worker): neither names one; for one timed both ways; and for a
+  /// failpoint key without its operation or with a hit number below 1.
   Fault& add(std::unique_ptr<Fault> fault);
   /// Only the faults at these entry indexes act (a replay that leaves some
   /// out, `orgquake shrink`): the others are still planned, in their places,
@@ -40,6 +42,8 @@ class FaultPlan {
   /// out. Throws std::logic_error for a fault that was not planned, or one
   /// injected twice.
   bool inject(Fault& fault, FaultTarget& target, const FaultSite& site, Clock::time_point now);
+  /// Whether a planned fault has acted (false for one left out).
+  bool acted(const Fault& fault) const;
   /// Heals a planned fault in force; nothing otherwise.
   void heal(Fault& fault, FaultTarget& target);
 
@@ -56,9 +60,20 @@ class FaultPlan {
   /// due at once act in a replayable order); returns the next moment one
   /// is due, if any. Nothing before the clock starts.
   std::optional<Clock::time_point> fire_due(FaultTarget& target, Clock::time_point now);
-  /// Injects the faults keyed to operation `op` (timing.at_operation), in
-  /// plan order: the trial calls it when it learns that `op` was invoked.
+  /// Injects the faults keyed to operation `op` alone (timing.at_operation
+  /// without at_failpoint), in plan order: the trial calls it when it learns
+  /// that `op` was invoked.
   void operation_invoked(std::int64_t op, FaultTarget& target, Clock::time_point now);
+  /// The failpoints at which faults wait for operation `op` (at_operation
+  /// with at_failpoint), leaving out those left out of this replay: the
+  /// worker that runs `op` gates them, so that the trial sees the firing.
+  std::set<std::string> failpoints_awaited_by(std::int64_t op) const;
+  /// Operation `op` reached `failpoint` for the `hit`-th time, and its
+  /// worker waits there: injects the faults keyed to exactly that, in plan
+  /// order, at `site`; returns the plan entries of those that acted.
+  std::vector<int> failpoint_reached(std::int64_t op, const std::string& failpoint, int hit,
+                                     FaultTarget& target, const FaultSite& site,
+                                     Clock::time_point now);
   /// Whether a timed fault has yet to play out its plan (to be injected on
   /// the clock, or healed after its `lasting`). A fault waiting for its
   /// operation is not: the operation may never come.
@@ -80,6 +95,7 @@ class FaultPlan {
     Clock::time_point injected_at{};
   };
   Planned& find(Fault& fault);
+  const Planned& find(const Fault& fault) const;
 
   std::vector<Planned> faults_;
   nlohmann::json entries_ = nlohmann::json::array();

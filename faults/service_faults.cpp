@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 namespace orgquake::faults {
 
 HttpFault::HttpFault(std::string service, fakes::FaultSpec spec)
@@ -60,9 +62,11 @@ void RedisOutage::heal(FaultTarget& target) {
   target.record({"redis_start", nlohmann::json::object(), ""});
 }
 
-void BackendKill::inject(FaultTarget& target, const FaultSite&) {
-  const int terminated = target.terminate_backends();
-  target.record({"backend_kill", {{"terminated", terminated}}, ""});
+void BackendKill::inject(FaultTarget& target, const FaultSite& site) {
+  nlohmann::json value = nlohmann::json::object();
+  if (site.worker >= 0) value["at"] = fmt::format("w{}.c{}", site.worker, site.client);
+  value["terminated"] = target.terminate_backends(site);
+  target.record({"backend_kill", std::move(value), ""});
 }
 
 }  // namespace orgquake::faults

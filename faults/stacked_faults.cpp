@@ -47,7 +47,8 @@ std::unique_ptr<Fault> stacked_fault(const nlohmann::json& table, const std::str
                                  fmt::join(stackable_kinds(), ", ")));
   }
   const std::string kind = kind_it->get<std::string>();
-  std::vector<std::string> known = {"kind", "at_ms", "at_operation", "lasting_ms"};
+  std::vector<std::string> known = {"kind",         "at_ms", "at_operation",
+                                    "at_failpoint", "hit",   "lasting_ms"};
   std::unique_ptr<Fault> fault;
   if (kind == "http_fault") {
     known.insert(known.end(), {"service", "http"});
@@ -100,6 +101,29 @@ std::unique_ptr<Fault> stacked_fault(const nlohmann::json& table, const std::str
                       where, op.dump()));
     }
     fault->timing.at_operation = op.get<std::int64_t>();
+    if (table.contains("at_failpoint")) {
+      const auto& failpoint = table.at("at_failpoint");
+      if (!failpoint.is_string() || failpoint.get<std::string>().empty()) {
+        throw UsageError(fmt::format("{}: at_failpoint: expected a failpoint name, got {}", where,
+                                     failpoint.dump()));
+      }
+      fault->timing.at_failpoint = failpoint.get<std::string>();
+      if (table.contains("hit")) {
+        const auto& hit = table.at("hit");
+        if (!hit.is_number_integer() || hit.get<std::int64_t>() < 1 ||
+            hit.get<std::int64_t>() > 1'000'000) {
+          throw UsageError(
+              fmt::format("{}: hit: expected which firing of the failpoint (1, 2, ...), got {}",
+                          where, hit.dump()));
+        }
+        fault->timing.hit = hit.get<int>();
+      }
+    } else if (table.contains("hit")) {
+      throw UsageError(where + ": hit counts firings of at_failpoint, which is missing");
+    }
+  } else if (table.contains("at_failpoint") || table.contains("hit")) {
+    throw UsageError(where +
+                     ": at_failpoint needs at_operation (the operation whose firing it is)");
   } else {
     fault->timing.at = table.contains("at_ms") ? milliseconds_field(table, "at_ms", where)
                                                : std::chrono::milliseconds(0);

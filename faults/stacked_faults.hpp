@@ -1,13 +1,17 @@
 #pragma once
 
 // Faults a suite spec stacks beside a scenario, as FoundationDB's test specs
-// stack workloads: each fires on the fault clock whatever the scenario does.
+// stack workloads: each fires as its timing says whatever the scenario does.
 //
 //   [[scenarios.concurrent_duplicate_lookups.faults]]
 //   kind = "redis_outage"
 //   at_ms = 40           # after the run phase's first clients start (default 0)
 //   lasting_ms = 300     # healed this much later (default: in the heal phase)
 //   # or, instead of at_ms: at_operation = 12   # when operation 12 is invoked
+//   # or at a step of it:     at_operation = 12, at_failpoint = "migrate.before_commit", hit = 1
+//   #   (when operation 12 reaches that failpoint the hit-th time, default 1,
+//   #   while its worker waits there: a backend_kill there kills the
+//   #   operation's own connection inside its transaction)
 //
 //   [[scenarios.concurrent_duplicate_lookups.faults]]
 //   kind = "http_fault"

@@ -20,7 +20,7 @@
 namespace orgquake::history {
 
 /// Who sent a lock command: the worker's client its connection is named for
-/// (worker::redis_client_name), else the connection's address alone.
+/// (worker::connection_name), else the connection's address alone.
 struct LockCaller {
   int worker = -1;
   int client = -1;

@@ -4,7 +4,7 @@
 // down, a second migration path (a backfill) that never takes it, and any
 // migrator that migrates first and locks later. An operation is matched to
 // its grants through the client's named Redis connection
-// (worker::redis_client_name); a migrator whose connections carry no name
+// (worker::connection_name); a migrator whose connections carry no name
 // is held to the weaker rule that some unnamed caller was granted the lock
 // meanwhile. An operation that overlaps a stretch the lock observer did not
 // see is left undecided, never guessed.

@@ -7,7 +7,7 @@ std::unique_ptr<MigratorClient> MigratorClient::connect(const MigratorEndpoints&
   io::HttpClient::Options http;
   http.request_timeout = endpoints.http_request_timeout;
   auto client = std::unique_ptr<MigratorClient>(new MigratorClient{
-      io::PgConnection::connect(endpoints.pg_conninfo, deadline),
+      io::PgConnection::connect(endpoints.pg_conninfo, deadline, endpoints.pg_application_name),
       io::RedisClient::connect(endpoints.redis, deadline),
       std::make_unique<io::HttpClient>(endpoints.stripe_host, endpoints.stripe_port, http),
       std::make_unique<io::HttpClient>(endpoints.litellm_host, endpoints.litellm_port, http),

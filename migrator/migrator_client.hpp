@@ -14,6 +14,8 @@ namespace orgquake::migrator {
 /// Where the servers migrator code talks to are, and how it locks.
 struct MigratorEndpoints {
   std::string pg_conninfo;
+  /// The PostgreSQL session's application_name; none when empty.
+  std::string pg_application_name;
   io::RedisEndpoint redis;
   std::string stripe_host = "127.0.0.1";
   std::uint16_t stripe_port = 0;

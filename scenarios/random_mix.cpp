@@ -1,8 +1,10 @@
 // All faults at once, every choice drawn from the seed: first a few lock
 // holders killed or stopped inside the locked section (one after another,
 // so their order replays exactly), then duplicate lookups racing under
-// HTTP faults of random kinds and rates, backend kills at random moments,
-// and, with the embedded Redis, an outage.
+// HTTP faults of random kinds and rates, backends killed inside migration
+// transactions, and, with the embedded Redis, an outage. Every fault is
+// keyed to a lookup (its start, or its step at a failpoint), none to a
+// moment, so that a shrunk replay meets each where the failing run did.
 #include <memory>
 
 #include <fmt/format.h>
@@ -106,20 +108,51 @@ class RandomMix : public engine::ScenarioOf<RandomMixSettings> {
       spec.trigger.times = 1 + rng.below(3);
       http.push_back(&trial.plan(std::make_unique<faults::HttpFault>(service, spec)));
     }
-    std::chrono::milliseconds kill_at(0);
+    // The storm's lookups, planned now so that its faults can be keyed to them.
+    std::vector<engine::WorkerOptions> crowd_workers;
+    for (int w = 0; w < s.workers; ++w) {
+      engine::WorkerOptions options;
+      options.http_request_timeout = s.http_timeout;
+      for (int c = 0; c < std::max<int>(1, s.clients / 2); ++c) {
+        worker::ClientPlan client;
+        for (int r = 0; r < 3; ++r) {
+          for (std::size_t i = 0; i < crowd.size(); ++i) {
+            client.ops.push_back(
+                trial.operation(history::op_lookup, crowd[(c + i) % crowd.size()]));
+          }
+        }
+        client.start_delay_ms = c * 2;
+        options.clients.push_back(std::move(client));
+      }
+      crowd_workers.push_back(std::move(options));
+    }
+    // Backend kills at a step inside a user's migration transaction, keyed
+    // to the lookups likeliest to migrate it (postgres_backend_kill's way):
+    // every worker's clients walk the crowd alike, so as many lookups as
+    // workers tie for first.
+    const auto kill_points = declared(trial, {"migrate.after_org_insert", "migrate.before_commit"});
     for (std::uint64_t i = 0, n = rng.below(4); i < n; ++i) {
-      kill_at += std::chrono::milliseconds(10 + rng.between(0, 60));
-      auto kill = std::make_unique<faults::BackendKill>();
-      kill->timing.at = kill_at;
-      trial.plan(std::move(kill));
+      const auto& user = crowd[rng.below(crowd.size())];
+      const auto step = rng.below(2);
+      if (kill_points.empty()) continue;
+      for (const auto op :
+           first_lookups_of(crowd_workers, user, static_cast<std::size_t>(s.workers) + 1)) {
+        auto kill = std::make_unique<faults::BackendKill>();
+        kill->timing.at_operation = op;
+        kill->timing.at_failpoint = kill_points[step % kill_points.size()];
+        trial.plan(std::move(kill));
+      }
     }
     // Drawn whatever the Redis, so that the rest of the plan stays the same;
-    // the harness never stops an external Redis.
+    // the harness never stops an external Redis. Keyed to a lookup of the
+    // storm's first client, a few lookups in.
     const bool outage = rng.chance(0.5) && s.redis_outage && trial.redis_embedded();
-    const auto outage_at = std::chrono::milliseconds(20 + rng.between(0, 80));
+    const auto& first_client = crowd_workers.front().clients.front().ops;
+    const auto outage_at = std::min<std::size_t>(2 + rng.below(10), first_client.size() - 1);
     if (outage) {
       auto redis_down = std::make_unique<faults::RedisOutage>();
-      redis_down->timing = {outage_at, std::chrono::milliseconds(300)};
+      redis_down->timing.at_operation = first_client[outage_at].op;
+      redis_down->timing.lasting = std::chrono::milliseconds(300);
       trial.plan(std::move(redis_down));
     }
 
@@ -160,28 +193,8 @@ class RandomMix : public engine::ScenarioOf<RandomMixSettings> {
     }
 
     for (auto* fault : http) trial.inject(*fault);
-    const int workers = s.workers;
-    const int clients = std::max<int>(1, s.clients / 2);
-    std::vector<int> fleet;
-    std::vector<engine::WorkerOptions> crowd_workers;
-    for (int w = 0; w < workers; ++w) {
-      engine::WorkerOptions options;
-      options.http_request_timeout = s.http_timeout;
-      for (int c = 0; c < clients; ++c) {
-        worker::ClientPlan client;
-        for (int r = 0; r < 3; ++r) {
-          for (std::size_t i = 0; i < crowd.size(); ++i) {
-            client.ops.push_back(
-                trial.operation(history::op_lookup, crowd[(c + i) % crowd.size()]));
-          }
-        }
-        client.start_delay_ms = c * 2;
-        options.clients.push_back(std::move(client));
-      }
-      crowd_workers.push_back(std::move(options));
-    }
-    fleet = trial.start_workers(std::move(crowd_workers));
-    trial.start_fault_clock();  // the outage and the backend kills, from here
+    const auto fleet = trial.start_workers(std::move(crowd_workers));
+    trial.start_fault_clock();  // the stacked faults, from here
     trial.go(fleet);
     wait_for(trial, fleet);
   }

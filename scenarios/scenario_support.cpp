@@ -1,5 +1,6 @@
 #include "scenarios/scenario_support.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -8,12 +9,12 @@
 
 namespace orgquake::scenarios {
 
-std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clients,
-                                    const std::vector<std::string>& users, int rounds,
-                                    int offset_step, std::chrono::milliseconds stagger) {
-  std::vector<int> started;
-  if (users.empty()) return started;
+std::vector<engine::WorkerOptions> lookup_fleet(engine::Trial& trial, int workers, int clients,
+                                                const std::vector<std::string>& users, int rounds,
+                                                int offset_step,
+                                                std::chrono::milliseconds stagger) {
   std::vector<engine::WorkerOptions> fleet;
+  if (users.empty()) return fleet;
   for (int w = 0; w < workers; ++w) {
     engine::WorkerOptions options;
     for (int c = 0; c < clients; ++c) {
@@ -30,9 +31,49 @@ std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clien
     }
     fleet.push_back(std::move(options));
   }
-  started = trial.start_workers(std::move(fleet));
+  return fleet;
+}
+
+std::vector<int> start_fleet(engine::Trial& trial, std::vector<engine::WorkerOptions> fleet) {
+  if (fleet.empty()) return {};
+  auto started = trial.start_workers(std::move(fleet));
   trial.go(started);
   return started;
+}
+
+std::vector<int> start_lookup_fleet(engine::Trial& trial, int workers, int clients,
+                                    const std::vector<std::string>& users, int rounds,
+                                    int offset_step, std::chrono::milliseconds stagger) {
+  return start_fleet(trial,
+                     lookup_fleet(trial, workers, clients, users, rounds, offset_step, stagger));
+}
+
+std::vector<std::int64_t> first_lookups_of(const std::vector<engine::WorkerOptions>& fleet,
+                                           const std::string& user, std::size_t count) {
+  std::vector<std::pair<std::size_t, std::int64_t>> firsts;  // (lookups before it, op)
+  for (const auto& worker : fleet) {
+    for (const auto& client : worker.clients) {
+      for (std::size_t i = 0; i < client.ops.size(); ++i) {
+        if (client.ops[i].user != user) continue;
+        firsts.emplace_back(i, client.ops[i].op);
+        break;
+      }
+    }
+  }
+  std::stable_sort(firsts.begin(), firsts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::int64_t> ops;
+  for (std::size_t i = 0; i < firsts.size() && i < count; ++i) ops.push_back(firsts[i].second);
+  return ops;
+}
+
+std::vector<std::string> declared(const engine::Trial& trial,
+                                  const std::vector<std::string>& candidates) {
+  std::vector<std::string> found;
+  for (const auto& failpoint : candidates) {
+    if (trial.migrator().declares(failpoint)) found.push_back(failpoint);
+  }
+  return found;
 }
 
 void wait_for(engine::Trial& trial, const std::vector<int>& workers) {

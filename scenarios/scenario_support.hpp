@@ -11,14 +11,35 @@
 
 namespace orgquake::scenarios {
 
-/// `workers` workers of `clients` clients each. Client c of worker w looks up
-/// `users` in order, `rounds` times, starting at user (w * clients + c) *
-/// `offset_step` so that clients can be made to start on the same user
-/// (offset_step 0: everyone races for the same user at the same moment) or
-/// spread out. Every worker is connected before any starts; then all go.
+/// What `workers` workers of `clients` clients each run: client c of worker
+/// w looks up `users` in order, `rounds` times, starting at user
+/// (w * clients + c) * `offset_step` so that clients can be made to start on
+/// the same user (offset_step 0: everyone races for the same user at the
+/// same moment) or spread out; client c starts c * `stagger` late.
+std::vector<engine::WorkerOptions> lookup_fleet(
+    engine::Trial& trial, int workers, int clients, const std::vector<std::string>& users,
+    int rounds, int offset_step, std::chrono::milliseconds stagger = std::chrono::milliseconds(0));
+
+/// Starts a fleet (every worker connected before any starts), then lets
+/// all go.
+std::vector<int> start_fleet(engine::Trial& trial, std::vector<engine::WorkerOptions> fleet);
+
+/// lookup_fleet, started: start_fleet(lookup_fleet(...)).
 std::vector<int> start_lookup_fleet(
     engine::Trial& trial, int workers, int clients, const std::vector<std::string>& users,
     int rounds, int offset_step, std::chrono::milliseconds stagger = std::chrono::milliseconds(0));
+
+/// The operations of `fleet` that first look up `user` in their clients,
+/// at most `count`, those with the fewest lookups before them first (the
+/// likeliest to find the user unmigrated, to be the one that migrates it):
+/// what a fault meant for the user's migration is keyed to.
+std::vector<std::int64_t> first_lookups_of(const std::vector<engine::WorkerOptions>& fleet,
+                                           const std::string& user, std::size_t count);
+
+/// The failpoints of `candidates` the migrator under test declares, in
+/// order: a scenario aims only where the migrator can be stopped.
+std::vector<std::string> declared(const engine::Trial& trial,
+                                  const std::vector<std::string>& candidates);
 
 /// Waits for the workers within the trial's run timeout; throws if they do
 /// not finish (the trial is then unknown, not silently passed).

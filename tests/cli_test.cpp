@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sys/mount.h>
 
 #include <boost/test/data/test_case.hpp>
@@ -488,6 +489,80 @@ at_operation = 3
   BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
   BOOST_TEST(replay.exit_code == 0);
   BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// A backend kill keyed to a lookup's step inside its migration transaction
+// acts while that lookup's worker waits at the failpoint, on that client's
+// own session (it names it "orgquake:w<W>:c<C>"): the lookup fails, its
+// transaction rolls back, a later lookup migrates the user, and the
+// decision line names the operation, the failpoint, the hit and the fault.
+BOOST_AUTO_TEST_CASE(a_fault_keyed_to_a_failpoint_acts_inside_that_lookup_s_transaction) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto spec = fs::path(out.path()) / "keyed.toml";
+  std::ofstream(spec) << R"(description = "backend kills keyed to a step of a migration"
+users = 40
+trials = 1
+[options]
+workers = 1
+clients = 2
+[scenarios.concurrent_duplicate_lookups]
+users = 1
+rounds = 2
+[[scenarios.concurrent_duplicate_lookups.faults]]
+kind = "backend_kill"
+at_operation = 0
+at_failpoint = "migrate.before_commit"
+[[scenarios.concurrent_duplicate_lookups.faults]]
+kind = "backend_kill"
+at_operation = 2
+at_failpoint = "migrate.before_commit"
+hit = 1
+)";
+  const auto run_dir = fs::path(out.path()) / "run";
+  const auto result =
+      test::run_orgquake({"run", "--spec", spec.string(), "--seed", "5", "--out", run_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto trial = read_json(run_dir / "results.json").at("trials").at(0);
+  BOOST_TEST(trial.at("verdict") == "valid");
+  BOOST_TEST(trial.at("fault_plan").at(0) ==
+             nlohmann::json(
+                 {{"kind", "backend_kill"},
+                  {"timing",
+                   {{"at_operation", 0}, {"at_failpoint", "migrate.before_commit"}, {"hit", 1}}}}));
+  // Which of the two racing lookups migrates first is the race's; each that
+  // reaches the commit in the first round is killed there.
+  std::vector<std::string> killed;
+  for (const auto& line : trial.at("failpoint_order")) {
+    const auto text = line.get<std::string>();
+    if (text.find("backend_kill") != std::string::npos) killed.push_back(text);
+  }
+  BOOST_TEST_INFO("failpoint order: " << trial.at("failpoint_order").dump());
+  BOOST_REQUIRE(!killed.empty());
+  BOOST_TEST((killed[0].find(" op 0 migrate.before_commit#1 -> fault 0 backend_kill, proceed") !=
+                  std::string::npos ||
+              killed[0].find(" op 2 migrate.before_commit#1 -> fault 1 backend_kill, proceed") !=
+                  std::string::npos));
+  std::map<std::int64_t, std::string> ended;  // op -> how it completed
+  std::vector<nlohmann::json> kills;
+  std::ifstream history(run_dir / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    const auto event = nlohmann::json::parse(line);
+    const auto type = event.at("type").get<std::string>();
+    if (type == "fault" && event.at("kind") == "backend_kill") kills.push_back(event.at("value"));
+    if (type == "ok" || type == "fail" || type == "info") ended[event.value("op", -1)] = type;
+  }
+  BOOST_REQUIRE(kills.size() == killed.size());
+  for (std::size_t i = 0; i < kills.size(); ++i) {
+    BOOST_TEST(kills[i].at("terminated") == 1);  // that client's session, no other
+    BOOST_TEST(killed[i].rfind(kills[i].at("at").get<std::string>() + " op ", 0) == 0);
+  }
+  const bool op0_killed = killed[0].find(" op 0 ") != std::string::npos;
+  BOOST_TEST(ended.at(op0_killed ? 0 : 2) != "ok");
+  BOOST_TEST(ended.at(op0_killed ? 1 : 3) == "ok");  // the user's next lookup converges
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 

@@ -231,12 +231,14 @@ class Worker {
     }
   }
 
-  /// A client's connections; its Redis connection is named after it
-  /// (worker::redis_client_name) so that the harness's lock observer can
-  /// tell which operation sent each lock command.
+  /// A client's connections, named after it (worker::connection_name):
+  /// the harness's lock observer tells by its Redis connection's name which
+  /// operation sent each lock command, and a backend kill at one of its
+  /// firings finds its PostgreSQL session by the application_name.
   std::unique_ptr<migrator::MigratorClient> connect(int client) {
     auto endpoints = plan_.endpoints;
-    endpoints.redis.client_name = redis_client_name(plan_.worker, client);
+    endpoints.redis.client_name = connection_name(plan_.worker, client);
+    endpoints.pg_application_name = endpoints.redis.client_name;
     return migrator::MigratorClient::connect(endpoints, io::after(std::chrono::seconds(5)));
   }
 

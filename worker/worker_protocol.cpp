@@ -9,11 +9,11 @@
 
 namespace orgquake::worker {
 
-std::string redis_client_name(int worker, int client) {
+std::string connection_name(int worker, int client) {
   return fmt::format("orgquake:w{}:c{}", worker, client);
 }
 
-std::optional<std::pair<int, int>> parse_redis_client_name(std::string_view name) {
+std::optional<std::pair<int, int>> parse_connection_name(std::string_view name) {
   constexpr std::string_view prefix = "orgquake:w";
   if (!name.starts_with(prefix)) return std::nullopt;
   name.remove_prefix(prefix.size());

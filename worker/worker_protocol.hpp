@@ -43,12 +43,14 @@ inline constexpr const char* error = "error";        ///< worker: cannot run the
 inline constexpr std::string_view op_echo = "echo";
 inline constexpr std::string_view echo_failpoint = "protocol.echo";
 
-/// The name each client gives its Redis connections (CLIENT SETNAME),
-/// "orgquake:w3:c0": the harness watches Redis (MONITOR) and attributes the
-/// lock commands of a named connection to that client's operations.
-std::string redis_client_name(int worker, int client);
+/// The name each client gives its connections, "orgquake:w3:c0": to Redis
+/// (CLIENT SETNAME), so that the harness, watching Redis (MONITOR), knows
+/// the lock commands of that client's operations; and to PostgreSQL
+/// (application_name), so that a backend kill at one of its firings
+/// terminates that client's session, not every busy one.
+std::string connection_name(int worker, int client);
 /// The worker and client a connection name names; nullopt for any other name.
-std::optional<std::pair<int, int>> parse_redis_client_name(std::string_view name);
+std::optional<std::pair<int, int>> parse_connection_name(std::string_view name);
 
 /// An error name an operation may fail with, and whether such a failure is
 /// definite (the operation certainly changed nothing the invariants see).

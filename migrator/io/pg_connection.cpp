@@ -75,8 +75,14 @@ std::int64_t PgResult::affected_rows() const {
 
 // --- PgConnection ----------------------------------------------------------
 
-PgConnection PgConnection::connect(const std::string& conninfo, Deadline deadline) {
-  pg_conn* raw = PQconnectStart(conninfo.c_str());
+PgConnection PgConnection::connect(const std::string& conninfo, Deadline deadline,
+                                   const std::string& application_name) {
+  // The conninfo (a URL or key=value pairs) is expanded in place of dbname;
+  // a name given after it overrides any it carries.
+  const char* keywords[] = {"dbname", "application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
+  if (application_name.empty()) keywords[1] = nullptr;
+  pg_conn* raw = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
   if (raw == nullptr) throw PgConnectionError("cannot allocate a PostgreSQL connection");
   PgConnection connection(raw);
   if (PQstatus(raw) == CONNECTION_BAD) connection.fail("cannot connect to PostgreSQL");

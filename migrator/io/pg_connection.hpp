@@ -74,7 +74,10 @@ using PgParam = std::optional<std::string>;
 ///   auto r = pg.exec("SELECT org_id FROM org_member WHERE user_id = $1", {user_id});
 class PgConnection {
  public:
-  static PgConnection connect(const std::string& conninfo, Deadline deadline);
+  /// `application_name`, when given, names the session in pg_stat_activity
+  /// (the harness aims a backend kill at a client by it).
+  static PgConnection connect(const std::string& conninfo, Deadline deadline,
+                              const std::string& application_name = "");
 
   PgConnection(PgConnection&& other) noexcept;
   PgConnection& operator=(PgConnection&& other) noexcept;

@@ -105,6 +105,7 @@ BOOST_AUTO_TEST_CASE(a_firing_without_a_handler_proceeds) {
 
 BOOST_AUTO_TEST_CASE(a_firing_gated_for_the_interleaving_only_never_reaches_the_handler) {
   Recorder r;
+  r.gate.interleave({{"lookup.after_load", "lookup.before_release"}});
   int calls = 0;
   r.gate.on_hit("lookup.after_load", [&](const engine::HitInfo&) {
     ++calls;
@@ -117,6 +118,36 @@ BOOST_AUTO_TEST_CASE(a_firing_gated_for_the_interleaving_only_never_reaches_the_
              (Lines{"0/1 lookup.after_load proceed", "1/2 lookup.after_load proceed"}));
   // Which racing client came first is not the plan's: only the first firing is kept.
   BOOST_TEST(r.gate.decisions() == Lines{"interleaving: lookup.after_load first fired"});
+}
+
+// The observer (the trial's faults keyed to a firing) sees every firing
+// with its hit number for its operation, before the handler decides; what it
+// did joins the decision line, and a firing it let pass leaves no line.
+BOOST_AUTO_TEST_CASE(the_observer_sees_every_firing_with_its_hit_number_before_the_handler) {
+  Recorder r;
+  std::vector<std::string> order;
+  r.gate.observe([&](const engine::HitInfo& hit, int nth) -> std::string {
+    order.push_back("observe op " + std::to_string(hit.op) + "#" + std::to_string(nth));
+    return hit.op == 5 && nth == 2 ? "fault 3 backend_kill" : "";
+  });
+  r.gate.on_hit("migrate.before_commit", [&](const engine::HitInfo&) {
+    order.push_back("handle");
+    return HitDecision::proceed;
+  });
+  r.fire(1, 5, "migrate.after_litellm_key_move", false, 2);
+  r.fire(1, 5, "migrate.after_litellm_key_move", false, 2);
+  r.fire(0, 4, "migrate.before_commit", true, 1);
+  BOOST_TEST(order == (Lines{"observe op 5#1", "observe op 5#2", "observe op 4#1", "handle"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(r.gate.decisions() ==
+                 (Lines{"w1.c2 op 5 migrate.after_litellm_key_move#2 -> fault 3 backend_kill, "
+                        "proceed",
+                        "w0.c1 op 4 migrate.before_commit#1 -> proceed"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(r.answers.size() == 3u);
+  r.gate.open();  // the heal phase: nothing observes any more
+  r.fire(1, 6, "migrate.after_journal", false);
+  BOOST_TEST(order.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(a_happens_before_pair_holds_the_second_point_until_the_first_fires) {

@@ -43,14 +43,14 @@ BOOST_AUTO_TEST_CASE(what_is_not_a_monitor_line_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(client_names_round_trip_and_others_are_refused) {
-  BOOST_TEST(worker::redis_client_name(3, 12) == "orgquake:w3:c12");
-  const auto parsed = worker::parse_redis_client_name("orgquake:w3:c12");
+  BOOST_TEST(worker::connection_name(3, 12) == "orgquake:w3:c12");
+  const auto parsed = worker::parse_connection_name("orgquake:w3:c12");
   BOOST_REQUIRE(parsed.has_value());
   BOOST_TEST(parsed->first == 3);
   BOOST_TEST(parsed->second == 12);
   for (const auto* other : {"orgquake:w3", "orgquake:w3:c", "orgquake:wx:c1", "orgquake:w3:c1x",
                             "w3:c1", "orgquake:w-1:c0"}) {
-    BOOST_TEST(!worker::parse_redis_client_name(other).has_value(), other);
+    BOOST_TEST(!worker::parse_connection_name(other).has_value(), other);
   }
 }
 

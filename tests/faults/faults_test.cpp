@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "fakes/fault_injector.hpp"
@@ -62,8 +63,9 @@ class RecordingTarget : public faults::FaultTarget {
     calls.push_back("start redis");
     redis_up = true;
   }
-  int terminate_backends() override {
-    calls.push_back("terminate");
+  int terminate_backends(const faults::FaultSite& of) override {
+    calls.push_back(of.worker < 0 ? "terminate"
+                                  : fmt::format("terminate w{}.c{}", of.worker, of.client));
     return 3;
   }
   bool kill_worker(int worker) override {
@@ -260,6 +262,18 @@ BOOST_AUTO_TEST_CASE(stacked_faults_are_built_from_spec_tables) {
       faults::stacked_fault({{"kind", "backend_kill"}, {"at_operation", 12}}, "spec: faults[3]");
   BOOST_TEST(!keyed->timing.at);
   BOOST_TEST(keyed->timing.at_operation.value() == 12);
+  const auto at_step = faults::stacked_fault({{"kind", "backend_kill"},
+                                              {"at_operation", 12},
+                                              {"at_failpoint", "migrate.before_commit"},
+                                              {"hit", 2}},
+                                             "spec: faults[4]");
+  BOOST_TEST(at_step->timing.at_failpoint.value() == "migrate.before_commit");
+  BOOST_TEST(at_step->timing.hit == 2);
+  BOOST_TEST(faults::stacked_fault({{"kind", "backend_kill"},
+                                    {"at_operation", 12},
+                                    {"at_failpoint", "migrate.before_commit"}},
+                                   "spec: faults[5]")
+                 ->timing.hit == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_is_one_line_naming_where_and_what) {
@@ -279,6 +293,16 @@ BOOST_AUTO_TEST_CASE(a_bad_stacked_fault_is_one_line_naming_where_and_what) {
       {{{"kind", "backend_kill"}, {"at_ms", 5}, {"at_operation", 2}}, {"not both"}},
       {{{"kind", "backend_kill"}, {"at_operation", -2}},
        {"at_operation: expected an operation id"}},
+      {{{"kind", "backend_kill"}, {"at_failpoint", "migrate.before_commit"}},
+       {"at_failpoint needs at_operation"}},
+      {{{"kind", "backend_kill"}, {"at_operation", 2}, {"at_failpoint", 5}},
+       {"at_failpoint: expected a failpoint name"}},
+      {{{"kind", "backend_kill"}, {"at_operation", 2}, {"hit", 2}}, {"at_failpoint", "missing"}},
+      {{{"kind", "backend_kill"},
+        {"at_operation", 2},
+        {"at_failpoint", "migrate.before_commit"},
+        {"hit", 0}},
+       {"hit: expected which firing"}},
       {{{"kind", "http_fault"}, {"service", "redis"}, {"http", {{"kind", "status"}}}},
        {"stripe", "litellm"}},
       {{{"kind", "http_fault"}, {"service", "stripe"}}, {"needs http"}},
@@ -462,4 +486,60 @@ BOOST_AUTO_TEST_CASE(a_fault_keyed_to_an_operation_fires_when_it_is_invoked) {
   auto both = std::make_unique<faults::BackendKill>();
   both->timing = {10ms, std::nullopt, 3};
   BOOST_CHECK_THROW(plan.add(std::move(both)), std::logic_error);
+}
+
+// A fault keyed to an operation's firing of a failpoint acts at exactly that
+// firing (operation, failpoint, hit number), aimed at its worker's client,
+// and at no other: not when the operation starts, not at another hit, not
+// for another operation. Its worker gates the failpoint only while the
+// fault acts in this replay.
+BOOST_AUTO_TEST_CASE(a_fault_keyed_to_a_failpoint_fires_at_that_hit_of_that_operation) {
+  RecordingTarget target;
+  faults::FaultPlan plan;
+  plan.act_only({0, 2});
+  using Clock = faults::FaultPlan::Clock;
+  const Clock::time_point t0{};
+  const auto keyed = [](std::int64_t op, std::string failpoint, int hit) {
+    auto kill = std::make_unique<faults::BackendKill>();
+    kill->timing.at_operation = op;
+    kill->timing.at_failpoint = std::move(failpoint);
+    kill->timing.hit = hit;
+    return kill;
+  };
+  plan.add(keyed(7, "migrate.before_commit", 2));
+  plan.add(keyed(7, "migrate.after_journal", 1));  // left out
+  plan.add(keyed(9, "migrate.after_journal", 1));
+  BOOST_TEST(plan.entries()[0].at("timing") ==
+             json({{"at_operation", 7}, {"at_failpoint", "migrate.before_commit"}, {"hit", 2}}));
+  BOOST_TEST(plan.failpoints_awaited_by(7) == std::set<std::string>{"migrate.before_commit"});
+  BOOST_TEST(plan.failpoints_awaited_by(9) == std::set<std::string>{"migrate.after_journal"});
+  BOOST_TEST(plan.failpoints_awaited_by(8).empty());
+  plan.start_clock(t0);
+  plan.operation_invoked(7, target, t0);
+  BOOST_TEST(!plan.fire_due(target, t0 + 1s).has_value());
+  BOOST_TEST(plan.failpoint_reached(7, "migrate.before_commit", 1, target, {1, 0}, t0).empty());
+  BOOST_TEST(plan.failpoint_reached(8, "migrate.before_commit", 2, target, {1, 0}, t0).empty());
+  BOOST_TEST(target.calls.empty());
+  BOOST_TEST(plan.failpoint_reached(7, "migrate.before_commit", 2, target, {1, 3}, t0) ==
+                 std::vector<int>{0},
+             boost::test_tools::per_element());
+  BOOST_TEST(target.calls == (std::vector<std::string>{"terminate w1.c3", "record backend_kill"}),
+             boost::test_tools::per_element());
+  target.calls.clear();
+  BOOST_TEST(plan.failpoint_reached(7, "migrate.before_commit", 2, target, {1, 3}, t0).empty());
+  BOOST_TEST(plan.failpoint_reached(7, "migrate.after_journal", 1, target, {1, 3}, t0).empty());
+  BOOST_TEST(target.calls.empty());  // once only; the left-out one never acts
+  BOOST_TEST(plan.failpoint_reached(9, "migrate.after_journal", 1, target, {2, 0}, t0) ==
+                 std::vector<int>{2},
+             boost::test_tools::per_element());
+
+  auto no_operation = std::make_unique<faults::BackendKill>();
+  no_operation->timing.at_failpoint = "migrate.before_commit";
+  BOOST_CHECK_THROW(plan.add(std::move(no_operation)), std::logic_error);
+  BOOST_CHECK_THROW(plan.add(keyed(7, "migrate.before_commit", 0)), std::logic_error);
+  // A worker fault may be keyed to a firing: the firing names its worker.
+  auto pause = std::make_unique<faults::WorkerPause>("migrate.after_journal", "u1");
+  pause->timing.at_operation = 4;
+  pause->timing.at_failpoint = "migrate.after_journal";
+  BOOST_CHECK_NO_THROW(plan.add(std::move(pause)));
 }

@@ -224,7 +224,7 @@ class LookupTest(Case):
         u = self.users[0]
         self.run_op("lookup", state, u.user_id)
         killed = self.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE application_name = 'py_reference w0 c0' AND datname = "
+                          "WHERE application_name = 'orgquake:w0:c0' AND datname = "
                           "current_database()")
         self.assertEqual(killed, [(True,)])
         _, error, _ = self.run_op("lookup", state, u.user_id)

@@ -104,7 +104,9 @@ class ClientState:
             pool_pre_ping=False,  # the fast path is one round trip
             connect_args={
                 "connect_timeout": 5,
-                "application_name": f"py_reference w{plan.worker} c{client}",
+                # Named as its Redis connection is: a backend kill aimed at this
+                # client finds its session by the name.
+                "application_name": plan.connection_name(client),
                 # A transaction must not outlive the lease it runs under: a holder
                 # stalled mid-transaction would keep its row locks and block the
                 # next holder in PostgreSQL long after Redis let it in. The server
@@ -127,7 +129,7 @@ class ClientState:
             max_connections=1,
             health_check_interval=0,
             # The harness attributes this client's lock commands by the name.
-            client_name=plan.redis_client_name(client),
+            client_name=plan.connection_name(client),
         )
         self.lock_scripts = LockScripts(self.redis)
 

@@ -18,7 +18,7 @@ from .errors import (
 from .failpoints import afailpoint, declare, failpoint
 from .migrator import AsyncMigrator, Migrator
 from .plan import (ClientPlan, Endpoints, LockOptions, LookupOptions, Operation, Plan,
-                   redis_client_name)
+                   redis_client_name, connection_name)
 from .worker import PROTOCOL_VERSION, main
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     "LockOptions", "LockTimeout", "LookupOptions", "MigrationError", "Migrator", "Operation",
     "OrgquakeError", "PROTOCOL_VERSION", "PgConnectionError", "PgError", "Plan",
     "RedisUnavailable", "UnknownUser", "VerificationError", "afailpoint", "classify",
-    "declare", "failpoint", "main", "note_lock_wait", "redis_client_name",
+    "connection_name", "declare", "failpoint", "main", "note_lock_wait", "redis_client_name",
 ]

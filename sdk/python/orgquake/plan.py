@@ -41,11 +41,17 @@ class Operation:
     user: str
 
 
-def redis_client_name(worker: int, client: int) -> str:
-    """The name a client's Redis connections carry (CLIENT SETNAME), "orgquake:w3:c0":
-    the harness watches the lock through Redis's MONITOR and attributes a named
-    connection's lock commands to that client's operations (docs/worker-protocol.md)."""
+def connection_name(worker: int, client: int) -> str:
+    """The name a client's connections carry, "orgquake:w3:c0": its Redis ones (CLIENT
+    SETNAME), so that the harness, watching the lock through Redis's MONITOR, attributes
+    their lock commands to that client's operations; and its PostgreSQL sessions
+    (application_name), so that a backend kill at one of its failpoints terminates that
+    client's session rather than every busy one (docs/worker-protocol.md)."""
     return f"orgquake:w{worker}:c{client}"
+
+
+# The name it had when only Redis connections carried it.
+redis_client_name = connection_name
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,13 @@ class Plan:
     gated_failpoints: list[str]
     clients: list[ClientPlan]
 
-    def redis_client_name(self, client: int) -> str:
-        """The Redis connection name of this worker's `client`: give it to redis-py as
-        `redis.Redis(..., client_name=plan.redis_client_name(client))`."""
-        return redis_client_name(self.worker, client)
+    def connection_name(self, client: int) -> str:
+        """The connection name of this worker's `client`: give it to redis-py as
+        `redis.Redis(..., client_name=plan.connection_name(client))` and to PostgreSQL as
+        `application_name`."""
+        return connection_name(self.worker, client)
+
+    redis_client_name = connection_name
 
     @staticmethod
     def from_json(message: Any) -> "Plan":

@@ -41,9 +41,11 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(plan.clients[0].ops[1], orgquake.Operation(1, "lookup", "u0002"))
 
     def test_a_clients_redis_connection_name_is_the_one_the_harness_reads(self):
-        # The C++ side parses exactly this (worker::parse_redis_client_name).
+        # The C++ side parses exactly this (worker::parse_connection_name).
+        self.assertEqual(orgquake.connection_name(3, 12), "orgquake:w3:c12")
         self.assertEqual(orgquake.redis_client_name(3, 12), "orgquake:w3:c12")
         plan = orgquake.Plan.from_json(valid_plan())
+        self.assertEqual(plan.connection_name(1), "orgquake:w0:c1")
         self.assertEqual(plan.redis_client_name(1), "orgquake:w0:c1")
 
     def test_fields_the_protocol_does_not_list_are_ignored(self):
