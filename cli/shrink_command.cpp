@@ -40,6 +40,8 @@ int run_shrink(const ShrinkOptions& options) {
              result.target.trial_index, result.target.scenario, options.dir, result.before.text(),
              result.after.text(), result.elapsed_s, result.candidates);
   for (const auto& change : result.option_changes) fmt::print("  option {}\n", change);
+  if (!result.interleaving_finding.empty()) fmt::print("{}\n", result.interleaving_finding);
+  if (!result.interleaving.empty()) fmt::print("  interleaving = {}\n", result.interleaving);
   fmt::print("{}\n", result.one_minimal
                          ? "1-minimal: removing any one remaining fault or operation makes it pass"
                          : "not minimal: the budget ran out first (--budget SECONDS); this is the "

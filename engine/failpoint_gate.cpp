@@ -10,14 +10,14 @@ namespace orgquake::engine {
 using worker::HitDecision;
 
 void FailpointGate::order(const std::string& before, const std::string& after) {
-  orderings_.emplace_back(before, after);
+  orderings_.push_back({parse_step(before), parse_step(after), before});
 }
 
 void FailpointGate::interleave(const std::vector<HappensBefore>& pairs) {
   for (const auto& pair : pairs) {
     order(pair.before, pair.after);
-    interleaved_.insert(pair.before);
-    interleaved_.insert(pair.after);
+    interleaved_.insert(orderings_.back().before.failpoint);
+    interleaved_.insert(orderings_.back().after.failpoint);
   }
 }
 
@@ -34,14 +34,21 @@ int FailpointGate::fired(const std::string& failpoint) const {
   return it == fired_.end() ? 0 : it->second;
 }
 
-bool FailpointGate::may_fire(const std::string& failpoint) const {
-  return std::all_of(orderings_.begin(), orderings_.end(), [&](const auto& pair) {
-    return pair.second != failpoint || fired(pair.first) > 0;
+bool FailpointGate::happened(const InterleavingStep& step) const {
+  if (!step.op) return fired(step.failpoint) > 0;
+  return ended_.contains(*step.op) || hits_of_operation_.contains({*step.op, step.failpoint});
+}
+
+bool FailpointGate::may_fire(const HitInfo& hit) const {
+  return std::all_of(orderings_.begin(), orderings_.end(), [&](const Ordering& o) {
+    const bool holds_this =
+        o.after.failpoint == hit.failpoint && (!o.after.op || *o.after.op == hit.op);
+    return !holds_this || happened(o.before);
   });
 }
 
 void FailpointGate::offer(GatedHit hit) {
-  if (!may_fire(hit.info.failpoint)) {
+  if (!may_fire(hit.info)) {
     held_.push_back(std::move(hit));
     return;
   }
@@ -74,6 +81,16 @@ void FailpointGate::decide(GatedHit hit) {
   } else if (first && interleaved_.contains(hit.info.failpoint)) {
     decisions_.push_back(fmt::format("interleaving: {} first fired", hit.info.failpoint));
   }
+  if (nth == 1) {
+    // A step of this operation that others wait for: kept by what it is.
+    const bool awaited = std::any_of(orderings_.begin(), orderings_.end(), [&](const Ordering& o) {
+      return o.before.op == hit.info.op && o.before.failpoint == hit.info.failpoint;
+    });
+    if (awaited) {
+      decisions_.push_back(
+          fmt::format("interleaving: {}@{} fired", hit.info.failpoint, hit.info.op));
+    }
+  }
   sink_(hit, decision);
 }
 
@@ -83,7 +100,7 @@ void FailpointGate::release_held() {
   for (bool progress = true; progress;) {
     progress = false;
     for (std::size_t i = 0; i < held_.size(); ++i) {
-      if (!may_fire(held_[i].info.failpoint)) continue;
+      if (!may_fire(held_[i].info)) continue;
       GatedHit hit = std::move(held_[i]);
       held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
       decide(std::move(hit));
@@ -97,6 +114,20 @@ void FailpointGate::skip(const std::string& failpoint) {
   ++fired_[failpoint];
   decisions_.push_back(fmt::format("{} -> not reached", failpoint));
   release_held();
+}
+
+void FailpointGate::operation_ended(std::int64_t op) {
+  if (!ended_.insert(op).second) return;
+  std::set<std::string> unreached;
+  for (const auto& o : orderings_) {
+    if (o.before.op == op && !hits_of_operation_.contains({op, o.before.failpoint})) {
+      unreached.insert(o.before.failpoint);
+    }
+  }
+  for (const auto& failpoint : unreached) {
+    decisions_.push_back(fmt::format("interleaving: {}@{} not reached", failpoint, op));
+  }
+  if (!unreached.empty()) release_held();
 }
 
 void FailpointGate::forget_worker(int worker) {
@@ -117,8 +148,9 @@ std::string FailpointGate::held_summary() const {
   std::string summary;
   for (const auto& [failpoint, count] : held) {
     std::vector<std::string> waiting_for;
-    for (const auto& [before, after] : orderings_) {
-      if (after == failpoint && fired(before) == 0) waiting_for.push_back(before);
+    for (const auto& o : orderings_) {
+      if (o.after.failpoint == failpoint && !happened(o.before))
+        waiting_for.push_back(o.before_text);
     }
     summary += fmt::format("{}{} firing{} of {} wait{} for {}", summary.empty() ? "" : "; ", count,
                            count == 1 ? "" : "s", failpoint, count == 1 ? "s" : "",

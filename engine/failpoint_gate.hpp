@@ -61,7 +61,9 @@ class FailpointGate {
   using Sink = std::function<void(const GatedHit&, worker::HitDecision)>;
   explicit FailpointGate(Sink sink) : sink_(std::move(sink)) {}
 
-  /// A happens-before pair: firings of `after` wait until `before` has fired.
+  /// A happens-before pair: firings of `after` wait until `before` has
+  /// fired. Either may name one operation's firing ("failpoint@op",
+  /// engine/interleaving.hpp).
   void order(const std::string& before, const std::string& after);
   /// A named interleaving: its pairs, ordered; its failpoints must then be
   /// gated in every worker of the run phase (interleaved()).
@@ -81,6 +83,9 @@ class FailpointGate {
   /// Counts `failpoint` as fired without a firing (its client finished
   /// without reaching it), so that firings ordered after it may go.
   void skip(const std::string& failpoint);
+  /// Operation `op` finished: a step of it that never fired never will, so
+  /// the firings ordered after such a step may go.
+  void operation_ended(std::int64_t op);
   /// The worker is gone: its held firings are dropped (nobody would read
   /// their answers).
   void forget_worker(int worker);
@@ -108,12 +113,19 @@ class FailpointGate {
   const std::vector<std::string>& decisions() const { return decisions_; }
 
  private:
-  bool may_fire(const std::string& failpoint) const;
+  struct Ordering {
+    InterleavingStep before, after;
+    std::string before_text;
+  };
+  bool may_fire(const HitInfo& hit) const;
+  bool happened(const InterleavingStep& step) const;
   void decide(GatedHit hit);
   void release_held();
 
   Sink sink_;
-  std::vector<std::pair<std::string, std::string>> orderings_;
+  std::vector<Ordering> orderings_;
+  /// Operations that finished (operation_ended).
+  std::set<std::int64_t> ended_;
   std::set<std::string> interleaved_;
   std::map<std::string, HitHandler> handlers_;
   HitObserver observer_;

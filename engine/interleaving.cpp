@@ -1,5 +1,6 @@
 #include "engine/interleaving.hpp"
 
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -65,6 +66,19 @@ std::optional<std::string> find_cycle(const std::vector<HappensBefore>& pairs) {
 
 }  // namespace
 
+InterleavingStep parse_step(std::string_view text) {
+  const auto at = text.find('@');
+  if (at == std::string_view::npos) return {std::string(text), std::nullopt};
+  const auto op_text = trim(text.substr(at + 1));
+  std::int64_t op = 0;
+  const auto [end, error] = std::from_chars(op_text.data(), op_text.data() + op_text.size(), op);
+  if (op_text.empty() || error != std::errc() || end != op_text.data() + op_text.size() || op < 0) {
+    throw UsageError(fmt::format(
+        "'{}': after '@' comes an operation id (a non-negative integer), not '{}'", text, op_text));
+  }
+  return {std::string(trim(text.substr(0, at))), op};
+}
+
 std::vector<HappensBefore> parse_interleaving(std::string_view text) {
   std::vector<HappensBefore> pairs;
   if (trim(text).empty()) return pairs;
@@ -81,7 +95,7 @@ std::vector<HappensBefore> parse_interleaving(std::string_view text) {
         throw UsageError(fmt::format("'{}' has an empty step", chain));
       }
       // Throws with the nearest known name.
-      failpoints::require_failpoint(step);
+      failpoints::require_failpoint(parse_step(step).failpoint);
     }
     for (std::size_t i = 1; i < steps.size(); ++i) {
       if (steps[i - 1] == steps[i]) {

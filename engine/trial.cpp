@@ -75,8 +75,8 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   if (!pairs.empty()) {
     nlohmann::json planned = nlohmann::json::array();
     for (const auto& pair : pairs) {
-      require_failpoint(pair.before);
-      require_failpoint(pair.after);
+      require_failpoint(parse_step(pair.before).failpoint);
+      require_failpoint(parse_step(pair.after).failpoint);
       planned.push_back({pair.before, pair.after});
     }
     gate_.interleave(pairs);
@@ -283,12 +283,18 @@ void Trial::pump(Clock::time_point deadline) {
     }
   }
   fleet_->pump(deadline);
-  // Faults keyed to an operation act once its invoke is seen.
+  // Faults keyed to an operation act once its invoke is seen; an
+  // operation's end frees what waits for its steps.
   const auto& events = history_.events();
   for (; events_seen_ < events.size(); ++events_seen_) {
     const auto& e = events[events_seen_];
-    if (e.type == history::EventType::invoke && phase_ == history::phase_run) {
+    if (phase_ != history::phase_run) continue;
+    if (e.type == history::EventType::invoke) {
       fault_plan_.operation_invoked(e.op, *this, Clock::now());
+    } else if (e.type == history::EventType::ok || e.type == history::EventType::fail ||
+               e.type == history::EventType::info) {
+      // A step of it that an interleaving waits for will never come now.
+      gate_.operation_ended(e.op);
     }
   }
 }

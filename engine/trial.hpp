@@ -218,9 +218,9 @@ class Trial : private faults::FaultTarget {
   /// Ends the history once every process has reported: the lock
   /// observer's Redis commands merged in, the events in time order.
   void finish_history();
-  /// The plan entries, in plan order: the interleaving, the stacked faults,
-  /// then the scenario's.
-  const nlohmann::json& fault_plan() const { return fault_plan_.entries(); }
+  /// The plan entries: the stacked faults, the scenario's, then the
+  /// interleaving.
+  nlohmann::json fault_plan() const { return fault_plan_.entries(); }
   const nlohmann::json& choices() const { return choices_; }
   const std::vector<std::string>& failpoint_order() const { return gate_.decisions(); }
   const world::TrialDatabase& database() const { return database_; }

@@ -38,6 +38,12 @@ Fault& FaultPlan::add(std::unique_ptr<Fault> fault) {
   return *faults_.back().fault;
 }
 
+nlohmann::json FaultPlan::entries() const {
+  nlohmann::json all = entries_;
+  for (const auto& entry : trailing_) all.push_back(entry);
+  return all;
+}
+
 FaultPlan::Planned& FaultPlan::find(Fault& fault) {
   for (auto& planned : faults_) {
     if (planned.fault.get() == &fault) return planned;

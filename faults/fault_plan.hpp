@@ -35,8 +35,10 @@ class FaultPlan {
   /// so that every entry keeps its index, but never inject. Call before add().
   void act_only(std::set<int> entries) { acting_ = std::move(entries); }
   /// A plan entry that is not a fault object: the interleaving the
-  /// failpoint gate enforces.
-  void add_entry(nlohmann::json entry) { entries_.push_back(std::move(entry)); }
+  /// failpoint gate enforces. It comes after every fault in entries(), so
+  /// that naming an interleaving (as `orgquake shrink` does) leaves every
+  /// fault's index, which replays and decision lines use, as it was.
+  void add_entry(nlohmann::json entry) { trailing_.push_back(std::move(entry)); }
 
   /// Injects a planned fault now; false (nothing done) for a fault left
   /// out. Throws std::logic_error for a fault that was not planned, or one
@@ -82,8 +84,8 @@ class FaultPlan {
   /// stand on an earlier one.
   void heal_all(FaultTarget& target);
 
-  /// The plan's entries, in plan order.
-  const nlohmann::json& entries() const { return entries_; }
+  /// The plan's entries: the faults in plan order, then the other entries.
+  nlohmann::json entries() const;
   std::size_t size() const { return faults_.size(); }
 
  private:
@@ -98,7 +100,8 @@ class FaultPlan {
   const Planned& find(const Fault& fault) const;
 
   std::vector<Planned> faults_;
-  nlohmann::json entries_ = nlohmann::json::array();
+  nlohmann::json entries_ = nlohmann::json::array();  ///< the faults'
+  nlohmann::json trailing_ = nlohmann::json::array();
   std::optional<Clock::time_point> clock_;
   bool held_ = false;
   std::optional<std::set<int>> acting_;

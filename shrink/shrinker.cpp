@@ -15,6 +15,7 @@
 #include "engine/scenario.hpp"
 #include "shrink/ddmin.hpp"
 #include "shrink/shrunk_spec.hpp"
+#include "shrink/step_order.hpp"
 #include "shrink/story.hpp"
 
 namespace orgquake::shrink {
@@ -63,6 +64,7 @@ class Shrinker {
     baseline(result);
     result.before = size_;
     shrink_rounds(result);
+    name_interleaving(result);
     result.candidates = candidates_;
     result.after = size_;
     result.elapsed_s = seconds_since(started_);
@@ -246,6 +248,82 @@ class Shrinker {
     result.one_minimal = complete && !out_of_budget_;
   }
 
+  /// Whether `candidate` fails in every one of `runs` replays (stopping at
+  /// the first that passes): the test of an interleaving, which is kept
+  /// only where it makes the failure certain.
+  bool fails_every_time(const Candidate& candidate, int runs) {
+    ++candidates_;
+    std::optional<results::TrialResult> failing;
+    for (int i = 0; i < runs; ++i) {
+      auto trial = replay(candidate);
+      if (!breaks(trial, target_.invariant)) {
+        progress(false);
+        return false;
+      }
+      if (!failing) failing = std::move(trial);
+    }
+    interleaved_failing_[candidate.overrides.value("interleaving", "")] = std::move(*failing);
+    progress(true);
+    return true;
+  }
+
+  /// Where the remaining operations take turns at their failpoints, the
+  /// order of the failing replay, enforced, may make the failure certain:
+  /// then its pairs are reduced (ddmin) to those the failure needs, and the
+  /// shrunk trial enforces them. None is named when one operation is left,
+  /// when the trial fails every time without one, or when the replay's
+  /// order does not make it fail every time.
+  void name_interleaving(ShrinkResult& result) {
+    if (out_of_budget() || !last_failing_) return;
+    if (!current_.overrides.value("interleaving", "").empty()) {
+      result.interleaving = current_.overrides.at("interleaving").get<std::string>();
+      result.interleaving_finding = "the trial's own interleaving, kept";
+      return;
+    }
+    std::set<std::int64_t> kept;
+    for (const auto& op : run_operations(last_failing_->history)) kept.insert(op.op);
+    const auto pairs = turn_pairs(last_failing_->history, kept);
+    if (pairs.empty()) {
+      result.interleaving_finding = "no interleaving: the remaining operations never took turns";
+      return;
+    }
+    const int runs = std::max(3, runs_);
+    const auto with = [&](const Subset& subset) {
+      std::vector<engine::HappensBefore> chosen;
+      for (const auto i : subset) chosen.push_back(pairs[i]);
+      Candidate c = current_;
+      if (!chosen.empty()) c.overrides["interleaving"] = interleaving_text(chosen);
+      return c;
+    };
+    Subset all(pairs.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    if (!fails_every_time(with(all), runs)) {
+      result.interleaving_finding = fmt::format(
+          "no interleaving: the failing replay's order of {} turns, enforced, did not make it "
+          "fail in all of {} replays",
+          pairs.size(), runs);
+      return;
+    }
+    const auto found = ddmin(
+        all, [&](const Subset& subset) { return fails_every_time(with(subset), runs); },
+        [&] { return out_of_budget(); });
+    if (found.kept.empty()) {
+      result.interleaving_finding =
+          fmt::format("no interleaving: it fails in {} of {} replays in any order", runs, runs);
+      return;
+    }
+    const Candidate chosen = with(found.kept);
+    result.interleaving = chosen.overrides.at("interleaving").get<std::string>();
+    result.interleaving_finding = fmt::format(
+        "ordering matters: without an interleaving it passed in some of {} replays; with these "
+        "{} of the failing replay's {} turns it failed in all {}{}",
+        runs, found.kept.size(), pairs.size(), runs,
+        found.one_minimal ? "" : " (the budget ran out: not minimal)");
+    current_ = chosen;
+    last_failing_ = std::move(interleaved_failing_.at(result.interleaving));
+    size_ = size_of(*last_failing_);
+  }
+
   // ---- Progress ---------------------------------------------------------
 
   void progress(bool reduced) {
@@ -326,6 +404,8 @@ class Shrinker {
         result.one_minimal ? "1-minimal: removing any one fault or operation makes it pass"
                            : "not known to be minimal: the budget ran out"));
     for (const auto& change : result.option_changes) lines.push_back("option " + change);
+    if (!result.interleaving_finding.empty()) lines.push_back(result.interleaving_finding);
+    if (!result.interleaving.empty()) lines.push_back("interleaving = " + result.interleaving);
     return lines;
   }
 
@@ -336,7 +416,9 @@ class Shrinker {
                     target_.scenario, target_.trial_seed),
         fmt::format("It breaks {}: {} (was {}).", target_.invariant, result.after.text(),
                     result.before.text()),
-        "Replay it with: orgquake run --spec THIS_FILE", "",
+        "Replay it with: orgquake run --spec THIS_FILE",
+        result.interleaving_finding,
+        "",
         "The story, as the shrink's last failing replay told it:"};
     for (const auto& line : story_of(*last_failing_, target_.invariant, 30)) {
       lines.push_back("  " + line);
@@ -354,6 +436,8 @@ class Shrinker {
   StorySize size_;
   std::optional<results::TrialResult> last_failing_;
   std::vector<RunOperation> universe_;
+  /// A failing replay of each interleaving that failed every time.
+  std::map<std::string, results::TrialResult> interleaved_failing_;
   int runs_ = 1;
   int candidates_ = 0;
   int next_index_ = 1000;  // apart from the confirming replays' 0..N-1

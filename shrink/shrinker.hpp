@@ -11,8 +11,11 @@
 // phase's operations by worker, by client, by user and one by one, then
 // the scenario's duration options are tried at their defaults; the rounds
 // repeat until one changes nothing. A candidate still fails when the
-// invariant is invalid in at least one of its K replays; the result is
-// replayed again to measure how often it fails.
+// invariant is invalid in at least one of its K replays. Last, where the
+// order of the remaining operations' steps matters, the order that makes
+// it fail every time is named as an interleaving (shrink/step_order.hpp)
+// and reduced to the pairs it needs. The result is replayed again to
+// measure how often it fails.
 
 #include <chrono>
 #include <filesystem>
@@ -51,6 +54,10 @@ struct ShrinkResult {
   bool one_minimal = false;
   bool out_of_budget = false;
   std::vector<std::string> option_changes;  ///< "lock_ttl_ms: 1000 -> 2000"
+  /// The named interleaving the shrunk trial enforces ("" for none), and
+  /// what the search for one found, in a sentence.
+  std::string interleaving;
+  std::string interleaving_finding;
   int confirm_failures = 0, confirm_runs = 0;
   std::filesystem::path spec_path;
   std::vector<std::string> story;

@@ -150,6 +150,59 @@ BOOST_AUTO_TEST_CASE(the_observer_sees_every_firing_with_its_hit_number_before_t
   BOOST_TEST(order.size() == 4u);
 }
 
+// A step naming an operation ("failpoint@op") holds only that operation's
+// firing, and only until that operation has fired the step before it, or
+// has finished without it; the decisions name the steps by operation.
+BOOST_AUTO_TEST_CASE(a_pair_of_one_operation_s_steps_holds_only_that_operation) {
+  Recorder r;
+  r.gate.interleave(engine::parse_interleaving(
+      "migrate.after_stripe_customer_create@3 -> migrate.after_journal@5"));
+  r.fire(0, 5, "migrate.after_journal", false);                 // op 5: held for op 3
+  r.fire(1, 4, "migrate.after_journal", false);                 // op 4: not in any pair
+  r.fire(1, 4, "migrate.after_stripe_customer_create", false);  // op 4: not op 3
+  BOOST_TEST(r.answered() == (Lines{"1/4 migrate.after_journal proceed",
+                                    "1/4 migrate.after_stripe_customer_create proceed"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(r.gate.held() == 1u);
+  BOOST_TEST(r.gate.held_summary() ==
+             "1 firing of migrate.after_journal waits for migrate.after_stripe_customer_create@3");
+  r.fire(2, 3, "migrate.after_stripe_customer_create", false);
+  BOOST_TEST(r.gate.held() == 0u);
+  BOOST_TEST(r.answered().back() == "0/5 migrate.after_journal proceed");
+  BOOST_TEST(r.gate.decisions().back() ==
+             "interleaving: migrate.after_stripe_customer_create@3 fired");
+
+  // An operation that ends without its step frees what waits for it.
+  Recorder ended;
+  ended.gate.interleave(engine::parse_interleaving("lock.after_acquire@7 -> lookup.after_load@8"));
+  ended.fire(0, 8, "lookup.after_load", false);
+  BOOST_TEST(ended.gate.held() == 1u);
+  ended.gate.operation_ended(6);
+  BOOST_TEST(ended.gate.held() == 1u);
+  ended.gate.operation_ended(7);
+  BOOST_TEST(ended.gate.held() == 0u);
+  BOOST_TEST(ended.gate.decisions() == (Lines{"interleaving: lock.after_acquire@7 not reached",
+                                              "interleaving: lookup.after_load first fired"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_operation_step_names_a_known_failpoint_and_a_whole_operation_id) {
+  BOOST_TEST(engine::parse_step("migrate.after_journal@12").op.value() == 12);
+  BOOST_TEST(engine::parse_step("migrate.after_journal@12").failpoint == "migrate.after_journal");
+  BOOST_TEST(!engine::parse_step("migrate.after_journal").op.has_value());
+  for (const char* bad : {"migrate.after_journal@", "migrate.after_journal@x",
+                          "migrate.after_journal@-1", "migrate.after_journal@1x"}) {
+    const auto complaint = engine::check_interleaving(std::string(bad) + " -> lookup.after_load");
+    BOOST_TEST_INFO(bad);
+    BOOST_TEST(complaint.has_value());
+    if (complaint) BOOST_TEST(complaint->find("operation id") != std::string::npos);
+  }
+  const auto typo = engine::check_interleaving("migrate.after_journl@3 -> lookup.after_load@4");
+  BOOST_TEST(typo.has_value());
+  BOOST_TEST(!engine::check_interleaving("migrate.after_journal@3 -> migrate.after_journal@4")
+                  .has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_happens_before_pair_holds_the_second_point_until_the_first_fires) {
   Recorder r;
   r.gate.order("migrate.after_commit", "lookup.after_load");
