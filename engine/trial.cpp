@@ -378,9 +378,23 @@ std::uint64_t Trial::add_http_fault(const std::string& service, const fakes::Fau
   throw std::logic_error("no fake named " + service);
 }
 
-void Trial::remove_http_fault(const std::string& service, std::uint64_t id) {
-  if (service == "stripe") stripe_->remove_fault(id);
-  if (service == "litellm") litellm_->remove_fault(id);
+std::uint64_t Trial::remove_http_fault(const std::string& service, std::uint64_t id) {
+  const auto fired = [id](const std::vector<fakes::InstalledFault>& installed) {
+    for (const auto& fault : installed) {
+      if (fault.id == id) return fault.fired;
+    }
+    return std::uint64_t{0};
+  };
+  std::uint64_t n = 0;
+  if (service == "stripe") {
+    n = fired(stripe_->faults());
+    stripe_->remove_fault(id);
+  }
+  if (service == "litellm") {
+    n = fired(litellm_->faults());
+    litellm_->remove_fault(id);
+  }
+  return n;
 }
 
 void Trial::set_stripe_search_lag(milliseconds lag) {

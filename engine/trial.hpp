@@ -233,7 +233,7 @@ class Trial : private faults::FaultTarget {
   // faults::FaultTarget: what fault objects act on.
   void record(faults::FaultRecord record) override;
   std::uint64_t add_http_fault(const std::string& service, const fakes::FaultSpec& spec) override;
-  void remove_http_fault(const std::string& service, std::uint64_t id) override;
+  std::uint64_t remove_http_fault(const std::string& service, std::uint64_t id) override;
   void set_stripe_search_lag(std::chrono::milliseconds lag) override;
   bool redis_running() const override { return environment_.services.redis_running(); }
   void stop_redis() override;

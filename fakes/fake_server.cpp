@@ -1,5 +1,7 @@
 #include "fakes/fake_server.hpp"
 
+#include <charconv>
+
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
 
@@ -118,8 +120,16 @@ void FakeServer::handle(const std::shared_ptr<Exchange>& exchange) {
 
   // The request's target (with its query: a search names its customer)
   // and body key the probability draws of the faults it meets.
-  const FaultDecision decision =
-      faults_.decide(request.method_string(), path, std::string(target) + '\n' + request.body());
+  // A request that names its operation meets the faults scoped to it.
+  std::optional<std::int64_t> operation;
+  if (auto it = request.find("Orgquake-Operation"); it != request.end()) {
+    std::int64_t op = 0;
+    const auto text = it->value();
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), op);
+    if (error == std::errc() && end == text.data() + text.size() && op >= 0) operation = op;
+  }
+  const FaultDecision decision = faults_.decide(
+      request.method_string(), path, std::string(target) + '\n' + request.body(), operation);
   auto note_firing = [&](const Firing& firing) {
     ledger_.record_fault(
         FaultFiring{0, seq, firing.fault_id, std::string(to_string(firing.spec.kind)),

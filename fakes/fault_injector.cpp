@@ -84,8 +84,9 @@ bool path_matches(std::string_view pattern, std::string_view path) {
 
 FaultSpec fault_spec_from_json(const nlohmann::json& json) {
   if (!json.is_object()) throw UsageError("fault spec: expected a JSON object");
-  static const char* const known[] = {"method", "path",  "kind",  "status",      "delay_ms",
-                                      "lag_ms", "first", "every", "probability", "times"};
+  static const char* const known[] = {"method",      "path",   "kind",     "status",
+                                      "delay_ms",    "lag_ms", "first",    "every",
+                                      "probability", "times",  "operation"};
   for (const auto& [key, value] : json.items()) {
     bool ok = false;
     for (const char* name : known) ok = ok || key == name;
@@ -103,6 +104,15 @@ FaultSpec fault_spec_from_json(const nlohmann::json& json) {
   spec.trigger.every = field<std::uint64_t>(json, "every", 0);
   spec.trigger.probability = field<double>(json, "probability", 1.0);
   spec.trigger.times = field<std::uint64_t>(json, "times", 0);
+  if (json.contains("operation") && !json.at("operation").is_null()) {
+    const auto& op = json.at("operation");
+    if (!op.is_number_integer() || op.get<std::int64_t>() < 0) {
+      throw UsageError(fmt::format(
+          "fault spec: field 'operation' is an operation id (a non-negative integer), not {}",
+          op.dump()));
+    }
+    spec.operation = op.get<std::int64_t>();
+  }
   return spec;
 }
 
@@ -117,6 +127,7 @@ nlohmann::json to_json(const FaultSpec& spec) {
   if (spec.trigger.first != 0) json["first"] = spec.trigger.first;
   if (spec.trigger.every != 0) json["every"] = spec.trigger.every;
   if (spec.trigger.times != 0) json["times"] = spec.trigger.times;
+  if (spec.operation) json["operation"] = *spec.operation;
   return json;
 }
 
@@ -179,14 +190,23 @@ bool FaultInjector::fires(InstalledFault& fault, std::uint64_t request_key) {
   return fire;
 }
 
+const InstalledFault* FaultInjector::find(std::uint64_t id) const {
+  for (const auto& fault : faults_) {
+    if (fault.id == id) return &fault;
+  }
+  return nullptr;
+}
+
 FaultDecision FaultInjector::decide(std::string_view method, std::string_view path,
-                                    std::string_view request) {
+                                    std::string_view request,
+                                    std::optional<std::int64_t> operation) {
   FaultDecision decision;
   const std::uint64_t request_key =
       StableHash{}.add_field(method).add_field(path).add_field(request).value();
   for (InstalledFault& fault : faults_) {
     if (fault.spec.method != "*" && fault.spec.method != method) continue;
     if (!path_matches(fault.spec.path, path)) continue;
+    if (fault.spec.operation && fault.spec.operation != operation) continue;
     ++fault.matched;
     const bool is_lag = fault.spec.kind == FaultKind::search_lag;
     // A fault that cannot take effect because another already fired does not

@@ -53,6 +53,11 @@ struct FaultSpec {
   std::int64_t delay_ms = 0;
   std::int64_t lag_ms = 0;
   FaultTrigger trigger;
+  /// Only the requests of this operation (their Orgquake-Operation header);
+  /// none: every request. Scoped so, its `first`, `every` and `times` count
+  /// that operation's requests alone: leaving other operations out of a
+  /// shrunk replay does not move which request it meets.
+  std::optional<std::int64_t> operation = std::nullopt;
 };
 
 /// A fault as installed, with its counters.
@@ -93,6 +98,8 @@ class FaultInjector {
   /// Installs a fault and returns its id. Throws UsageError for a bad spec.
   std::uint64_t add(FaultSpec spec);
   bool remove(std::uint64_t id);
+  /// The installed fault with this id; nullptr when there is none.
+  const InstalledFault* find(std::uint64_t id) const;
   void clear() { faults_.clear(); }
   const std::vector<InstalledFault>& installed() const { return faults_; }
 
@@ -100,9 +107,11 @@ class FaultInjector {
   /// the first behavioural fault (in installation order) that fires, plus
   /// the first search lag that fires.
   /// `request` (what tells this request apart: its target and body) keys
-  /// the faults' probability draws (FaultTrigger::probability).
+  /// the faults' probability draws (FaultTrigger::probability); `operation`
+  /// is the one the request says it serves, if it says.
   FaultDecision decide(std::string_view method, std::string_view path,
-                       std::string_view request = {});
+                       std::string_view request = {},
+                       std::optional<std::int64_t> operation = std::nullopt);
 
  private:
   bool fires(InstalledFault& fault, std::uint64_t request_key);

@@ -70,7 +70,8 @@ class FaultTarget {
   /// "litellm"); returns its id there.
   virtual std::uint64_t add_http_fault(const std::string& service,
                                        const fakes::FaultSpec& spec) = 0;
-  virtual void remove_http_fault(const std::string& service, std::uint64_t id) = 0;
+  /// Removes it; returns how many requests it fired on.
+  virtual std::uint64_t remove_http_fault(const std::string& service, std::uint64_t id) = 0;
   virtual void set_stripe_search_lag(std::chrono::milliseconds lag) = 0;
   /// Whether the harness runs Redis itself (and so may stop it).
   virtual bool redis_embedded() const = 0;

@@ -20,9 +20,10 @@ void HttpFault::inject(FaultTarget& target, const FaultSite&) {
 
 void HttpFault::heal(FaultTarget& target) {
   if (!installed_) return;
-  target.remove_http_fault(service_, *installed_);
-  target.record(
-      {"http_fault_healed", {{"service", service_}, {"fault", fakes::to_json(spec_)}}, ""});
+  const auto fired = target.remove_http_fault(service_, *installed_);
+  target.record({"http_fault_healed",
+                 {{"service", service_}, {"fault", fakes::to_json(spec_)}, {"fired", fired}},
+                 ""});
   installed_.reset();
 }
 

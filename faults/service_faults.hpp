@@ -14,7 +14,8 @@
 namespace orgquake::faults {
 
 /// One HTTP fault on one route of a fake ("stripe" or "litellm"), in force
-/// until healed; what it does to a request is the fakes' FaultSpec.
+/// until healed; what it does to a request is the fakes' FaultSpec. Its
+/// heal records how many requests it fired on.
 class HttpFault : public Fault {
  public:
   HttpFault(std::string service, fakes::FaultSpec spec);

@@ -273,6 +273,9 @@ class Worker {
           value = echo(op);
         } else {
           if (!client) client = connect(index);
+          // Every API request of the operation says which it is.
+          client->stripe_http->set_header(operation_header, std::to_string(op.op));
+          client->litellm_http->set_header(operation_header, std::to_string(op.op));
           auto ctx = client->context(Rng(plan_.seed).derive(std::to_string(op.op)).next());
           try {
             value = perform(ctx, op);

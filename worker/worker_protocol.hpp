@@ -49,6 +49,11 @@ inline constexpr std::string_view echo_failpoint = "protocol.echo";
 /// (application_name), so that a backend kill at one of its firings
 /// terminates that client's session, not every busy one.
 std::string connection_name(int worker, int client);
+/// The HTTP header naming the operation an API request serves (its id, in
+/// decimal): an HTTP fault scoped to one operation (FaultSpec::operation)
+/// meets only the requests that carry its id.
+inline constexpr const char* operation_header = "Orgquake-Operation";
+
 /// The worker and client a connection name names; nullopt for any other name.
 std::optional<std::pair<int, int>> parse_connection_name(std::string_view name);
 

@@ -193,9 +193,15 @@ HttpResponse HttpClient::exchange(int fd, const std::string& wire, const HttpReq
   return response;
 }
 
+void HttpClient::set_header(const std::string& name, const std::string& value) {
+  std::erase_if(every_request_, [&](const auto& header) { return header.first == name; });
+  if (!value.empty()) every_request_.emplace_back(name, value);
+}
+
 HttpResponse HttpClient::send(const HttpRequest& request) {
   std::string wire = fmt::format("{} {} HTTP/1.1\r\nHost: {}:{}\r\n", request.method,
                                  request.target, host_, port_);
+  for (const auto& [key, value] : every_request_) wire += key + ": " + value + "\r\n";
   for (const auto& [key, value] : request.headers) wire += key + ": " + value + "\r\n";
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     wire += fmt::format("Content-Length: {}\r\n", request.body.size());

@@ -76,6 +76,11 @@ class HttpClient {
   const std::string& host() const { return host_; }
   std::uint16_t port() const { return port_; }
 
+  /// A header sent with every request from now on (replacing one of that
+  /// name); an empty value stops sending it. The worker tags each request
+  /// with the operation it serves this way.
+  void set_header(const std::string& name, const std::string& value);
+
  private:
   int open_connection(Deadline deadline);
   HttpResponse exchange(int fd, const std::string& wire, const HttpRequest& request,
@@ -86,6 +91,7 @@ class HttpClient {
   std::uint16_t port_;
   Options options_;
   std::vector<int> idle_;
+  HttpHeaders every_request_;
 };
 
 /// Percent-encodes a query or form component (RFC 3986 unreserved kept).

@@ -221,6 +221,48 @@ BOOST_AUTO_TEST_CASE(probability_draws_follow_the_request_not_its_place) {
   BOOST_TEST(all.at("cus_a") != all.at("cus_c"), "two customers drew alike");
 }
 
+// A fault scoped to an operation meets only requests that name it in the
+// Orgquake-Operation header, and its `first` counts that operation's
+// requests alone: other operations' requests in between move nothing. A
+// request that names no operation, or a malformed one, meets none.
+BOOST_AUTO_TEST_CASE(a_fault_scoped_to_an_operation_counts_its_requests_alone) {
+  auto run = [](bool others_in_between) {
+    StripeFake stripe(ServerOptions{}, StripeOptions{}, 11, std::make_shared<ManualClock>());
+    stripe.start();
+    auto spec = fault("GET", "/v1/customers/*", FaultKind::status);
+    spec.trigger.first = 2;
+    spec.operation = 7;
+    stripe.add_fault(spec);
+    TestClient c(stripe.port());
+    const auto get = [&](const std::string& op) {
+      std::map<std::string, std::string> headers = {{"Authorization", "Bearer sk_test_orgquake"}};
+      if (!op.empty()) headers["Orgquake-Operation"] = op;
+      return c.get("/v1/customers/cus_a", headers).status == 503 ? 'x' : '.';
+    };
+    std::string seven, others;
+    for (int i = 0; i < 4; ++i) {
+      if (others_in_between) {
+        others += get("8");
+        others += get("");
+        others += get("7x");
+      }
+      seven += get("7");
+    }
+    return std::make_pair(seven, others);
+  };
+  const auto [alone, _] = run(false);
+  const auto [among, others] = run(true);
+  BOOST_TEST(alone == "xx..");
+  BOOST_TEST(among == alone);
+  BOOST_TEST(others == std::string(12, '.'));
+  // The spec carries its scope through JSON (what the plan and repro keep).
+  auto spec = fault("POST", "/team/new", FaultKind::status);
+  spec.operation = 12;
+  BOOST_TEST(fault_spec_from_json(to_json(spec)).operation.value() == 12);
+  BOOST_CHECK_THROW(fault_spec_from_json({{"kind", "status"}, {"operation", -1}}),
+                    orgquake::UsageError);
+}
+
 BOOST_FIXTURE_TEST_CASE(search_lag_fault, StripeFixture) {
   TestClient c = client();
   c.post("/v1/customers", "metadata[org_id]=o1", auth);

@@ -45,9 +45,10 @@ class RecordingTarget : public faults::FaultTarget {
     http[next_id] = service;
     return next_id++;
   }
-  void remove_http_fault(const std::string& service, std::uint64_t id) override {
+  std::uint64_t remove_http_fault(const std::string& service, std::uint64_t id) override {
     calls.push_back("remove " + service + " " + std::to_string(id));
     http.erase(id);
+    return 2;
   }
   void set_stripe_search_lag(std::chrono::milliseconds l) override {
     calls.push_back("lag " + std::to_string(l.count()));

@@ -17,6 +17,8 @@ import httpcore
 import httpx
 from httpcore.backends.sync import SyncBackend
 
+import orgquake
+
 MAX_ATTEMPTS = 4
 BACKOFF_MS = 10  # doubled per attempt, jittered
 
@@ -99,6 +101,7 @@ class LiteLlmClient:
         backoff_ms = BACKOFF_MS
         content = None if body is None else json.dumps(body)
         headers = dict(self._master)
+        headers.update(orgquake.operation_headers())  # HTTP faults scoped to an operation
         if content is not None:
             headers["Content-Type"] = "application/json"
         attempt = 1

@@ -23,6 +23,8 @@ import time
 import stripe
 from stripe.http_client import RequestsClient
 
+import orgquake
+
 API_VERSION = "2024-06-20"
 MAX_ATTEMPTS = 4
 BACKOFF_MS = 10  # doubled per attempt, jittered
@@ -42,8 +44,19 @@ def configure_process(api_base: str, timeout_s: float) -> None:
         stripe.api_base = api_base
         stripe.max_network_retries = 0
         stripe.enable_telemetry = False
-        stripe.default_http_client = RequestsClient(timeout=timeout_s, verify_ssl_certs=False)
+        stripe.default_http_client = _OperationTaggingClient(timeout=timeout_s,
+                                                             verify_ssl_certs=False)
         _configuration = (api_base, timeout_s)
+
+
+class _OperationTaggingClient(RequestsClient):
+    """Tags every request with the running operation (orgquake.operation_headers),
+    so that HTTP faults scoped to an operation find its requests."""
+
+    def request(self, method, url, headers, post_data=None):
+        tagged = dict(headers or {})
+        tagged.update(orgquake.operation_headers())
+        return super().request(method, url, tagged, post_data)
 
 
 def _retryable(error: Exception) -> bool:

@@ -1,6 +1,6 @@
 """The orgquake worker SDK: run a Python migrator under the orgquake controller."""
 
-from .context import note_lock_wait
+from .context import OPERATION_HEADER, note_lock_wait, operation_headers
 from .errors import (
     FencedOut,
     HttpError,
@@ -23,8 +23,9 @@ from .worker import PROTOCOL_VERSION, main
 
 __all__ = [
     "AsyncMigrator", "ClientPlan", "Endpoints", "FencedOut", "HttpError", "InjectedError",
-    "LockOptions", "LockTimeout", "LookupOptions", "MigrationError", "Migrator", "Operation",
-    "OrgquakeError", "PROTOCOL_VERSION", "PgConnectionError", "PgError", "Plan",
-    "RedisUnavailable", "UnknownUser", "VerificationError", "afailpoint", "classify",
-    "connection_name", "declare", "failpoint", "main", "note_lock_wait", "redis_client_name",
+    "LockOptions", "LockTimeout", "LookupOptions", "MigrationError", "Migrator",
+    "OPERATION_HEADER", "Operation", "OrgquakeError", "PROTOCOL_VERSION", "PgConnectionError",
+    "PgError", "Plan", "RedisUnavailable", "UnknownUser", "VerificationError", "afailpoint",
+    "classify", "connection_name", "declare", "failpoint", "main", "note_lock_wait",
+    "operation_headers", "redis_client_name",
 ]

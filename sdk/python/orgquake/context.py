@@ -47,6 +47,22 @@ def leave(token: contextvars.Token) -> None:
     _current.reset(token)
 
 
+# The HTTP header naming the operation an API request serves: an HTTP fault
+# scoped to one operation meets only the requests that carry its id.
+OPERATION_HEADER = "Orgquake-Operation"
+
+
+def operation_headers() -> dict[str, str]:
+    """The headers that tag an API request with the running operation
+    ({"Orgquake-Operation": "17"}), or none outside an operation: add them to
+    every Stripe and LiteLLM request, so that HTTP faults scoped to an
+    operation (docs/worker-protocol.md) find its requests."""
+    operation = _current.get()
+    if operation is NO_OPERATION or operation.op < 0:
+        return {}
+    return {OPERATION_HEADER: str(operation.op)}
+
+
 def note_lock_wait(n: int = 1) -> None:
     """Counts `n` lock attempts of the current operation that found the lock held."""
     operation = _current.get()

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 
-from orgquake import context, failpoints, note_lock_wait
+from orgquake import OPERATION_HEADER, context, failpoints, note_lock_wait, operation_headers
 from tests.support import CleanRegistry, RecordingObserver
 
 
@@ -86,3 +86,16 @@ class LockWaitTest(CleanRegistry):
     def test_note_lock_wait_outside_an_operation_changes_nothing(self):
         note_lock_wait()
         self.assertEqual(context.NO_OPERATION.lock_waits, 0)
+
+
+class OperationHeadersTest(CleanRegistry):
+    def test_a_request_inside_an_operation_is_tagged_with_its_id(self):
+        seen = []
+        token = context.enter(context.OperationContext(client=1, op=17, user="u"))
+        try:
+            seen.append(operation_headers())
+        finally:
+            context.leave(token)
+        seen.append(operation_headers())  # outside any: no header
+        self.assertEqual(seen, [{"Orgquake-Operation": "17"}, {}])
+        self.assertEqual(OPERATION_HEADER, "Orgquake-Operation")  # the fakes read this name
