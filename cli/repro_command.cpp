@@ -3,8 +3,6 @@
 // recorded: the suite as it ran, the run's seed, the migrator. The replay
 // gets the same trial seed, so the same fault plan and the same order of
 // the controller's failpoint decisions; it says whether they matched.
-#include <fstream>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +10,7 @@
 #include "cli/run_output.hpp"
 #include "core/error.hpp"
 #include "engine/controller_run.hpp"
+#include "engine/recorded_run.hpp"
 #include "engine/suite_spec.hpp"
 
 namespace orgquake::cli {
@@ -25,17 +24,6 @@ struct ReproOptions {
   std::optional<std::string> out;
   services::ServicesOptions services;
 };
-
-nlohmann::json read_results(const fs::path& dir) {
-  const auto path = dir / "results.json";
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("{}: no results.json to replay from", dir.string()));
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw UsageError(fmt::format("{}: not a results file: {}", path.string(), e.what()));
-  }
-}
 
 const nlohmann::json* find_trial(const nlohmann::json& results, std::optional<int> index) {
   for (const auto& trial : results.at("trials")) {
@@ -60,26 +48,20 @@ void compare(const char* what, const nlohmann::json& before, const nlohmann::jso
 
 int repro(const ReproOptions& options) {
   const fs::path dir = options.dir;
-  const auto results = read_results(dir);
+  const auto recorded = engine::read_recorded_run(dir, "replay");
   const nlohmann::json* original = nullptr;
   engine::RunRequest request;
+  request.spec = recorded.spec;
+  request.seed = recorded.seed;
+  request.migrator = recorded.migrator;
   try {
-    original = find_trial(results, options.trial);
+    original = find_trial(recorded.results, options.trial);
     if (original == nullptr) {
       throw UsageError(
           options.trial
               ? fmt::format("{}: the run has no trial {}", dir.string(), *options.trial)
               : fmt::format("{}: every trial was valid; pick one with --trial N", dir.string()));
     }
-    request.spec = engine::SuiteSpec::from_json(results.at("spec"));
-    request.seed = results.at("seed").get<std::uint64_t>();
-    // The recorded declaration starts the same command; a run from before
-    // declarations were recorded named a built-in migrator.
-    request.migrator =
-        results.contains("migrator_declaration")
-            ? engine::MigratorDeclaration::from_json(results.at("migrator_declaration"))
-            : engine::MigratorCatalog::with_built_ins().find(
-                  results.at("migrator").get<std::string>());
     request.trial = original->at("index").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(

@@ -1,13 +1,13 @@
 #include "shrink/shrink_target.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "core/error.hpp"
+#include "engine/recorded_run.hpp"
 #include "history/history.hpp"
 
 namespace orgquake::shrink {
@@ -16,17 +16,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-json read_results(const fs::path& dir) {
-  const auto path = dir / "results.json";
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("{}: no results.json to shrink from", dir.string()));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw UsageError(fmt::format("{}: not a results file: {}", path.string(), e.what()));
-  }
-}
 
 std::vector<std::string> invalid_invariants(const json& trial) {
   std::vector<std::string> names;
@@ -42,7 +31,8 @@ std::vector<std::string> invalid_invariants(const json& trial) {
 
 ShrinkTarget load_target(const fs::path& run_dir, std::optional<int> trial,
                          const std::optional<std::string>& invariant) {
-  const json results = read_results(run_dir);
+  const auto recorded = engine::read_recorded_run(run_dir, "shrink");
+  const json& results = recorded.results;
   ShrinkTarget target;
   target.run_dir = run_dir;
   const auto lacking = [&](const json::exception& e) {
@@ -85,17 +75,9 @@ ShrinkTarget load_target(const fs::path& run_dir, std::optional<int> trial,
   } else {
     target.invariant = invalid.front();
   }
-  try {
-    target.spec = engine::SuiteSpec::from_json(results.at("spec"));
-    target.run_seed = results.at("seed").get<std::uint64_t>();
-    target.migrator =
-        results.contains("migrator_declaration")
-            ? engine::MigratorDeclaration::from_json(results.at("migrator_declaration"))
-            : engine::MigratorCatalog::with_built_ins().find(
-                  results.at("migrator").get<std::string>());
-  } catch (const json::exception& e) {
-    throw lacking(e);
-  }
+  target.spec = recorded.spec;
+  target.run_seed = recorded.seed;
+  target.migrator = recorded.migrator;
   // The trial's entry: the suite runs `trials` trials of each entry in order.
   const auto position = static_cast<std::size_t>(target.trial_index / target.spec.trials);
   if (position >= target.spec.scenarios.size() ||

@@ -85,8 +85,7 @@ class Shrinker {
   results::TrialResult replay(const Candidate& candidate) {
     throw_if_interrupted();
     const auto entry = entry_for(target_, candidate);
-    auto trial = session_.run_trial(target_.spec, entry, next_index_++, target_.trial_seed);
-    return trial;
+    return session_.run_trial(target_.spec, entry, next_index_++, target_.trial_seed);
   }
 
   /// Whether `candidate` still fails: the invariant invalid in one of K

@@ -1,0 +1,33 @@
+#pragma once
+
+// A finished run as its results.json recorded it: what `orgquake repro` and
+// `orgquake shrink` start from (the suite as it ran, the run's seed, the
+// migrator's declaration, the trials).
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/migrator_catalog.hpp"
+#include "engine/suite_spec.hpp"
+
+namespace orgquake::engine {
+
+struct RecordedRun {
+  std::filesystem::path dir;
+  nlohmann::json results;  ///< the whole file; its "trials" as written
+  SuiteSpec spec;
+  std::uint64_t seed = 0;
+  /// The recorded declaration starts the same command; a run from before
+  /// declarations were recorded named a built-in migrator.
+  MigratorDeclaration migrator;
+};
+
+/// Reads `dir`/results.json. Throws UsageError, one line naming the
+/// directory, for a missing or unreadable file or one that lacks what a
+/// `purpose` ("replay", "shrink") needs.
+RecordedRun read_recorded_run(const std::filesystem::path& dir, std::string_view purpose);
+
+}  // namespace orgquake::engine
