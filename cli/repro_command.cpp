@@ -48,20 +48,26 @@ void compare(const char* what, const nlohmann::json& before, const nlohmann::jso
 
 int repro(const ReproOptions& options) {
   const fs::path dir = options.dir;
-  const auto recorded = engine::read_recorded_run(dir, "replay");
+  const auto results = engine::read_results_file(dir, "replay");
   const nlohmann::json* original = nullptr;
+  try {
+    original = find_trial(results, options.trial);
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(
+        fmt::format("{}: results.json lacks what a replay needs: {}", dir.string(), e.what()));
+  }
+  if (original == nullptr) {
+    throw UsageError(
+        options.trial
+            ? fmt::format("{}: the run has no trial {}", dir.string(), *options.trial)
+            : fmt::format("{}: every trial was valid; pick one with --trial N", dir.string()));
+  }
+  const auto recorded = engine::recorded_run_of(results, dir, "replay");
   engine::RunRequest request;
   request.spec = recorded.spec;
   request.seed = recorded.seed;
   request.migrator = recorded.migrator;
   try {
-    original = find_trial(recorded.results, options.trial);
-    if (original == nullptr) {
-      throw UsageError(
-          options.trial
-              ? fmt::format("{}: the run has no trial {}", dir.string(), *options.trial)
-              : fmt::format("{}: every trial was valid; pick one with --trial N", dir.string()));
-    }
     request.trial = original->at("index").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(

@@ -25,9 +25,16 @@ struct RecordedRun {
   MigratorDeclaration migrator;
 };
 
-/// Reads `dir`/results.json. Throws UsageError, one line naming the
-/// directory, for a missing or unreadable file or one that lacks what a
-/// `purpose` ("replay", "shrink") needs.
-RecordedRun read_recorded_run(const std::filesystem::path& dir, std::string_view purpose);
+/// Reads `dir`/results.json as JSON. Throws UsageError, one line naming the
+/// directory, for a missing or unreadable file; `purpose` ("replay",
+/// "shrink") words it.
+nlohmann::json read_results_file(const std::filesystem::path& dir, std::string_view purpose);
+
+/// What a replay of `results` (read from `dir`) needs: the suite, the seed,
+/// the migrator. Read after the caller has found its trial, so that a run
+/// with nothing to replay says that first. Throws UsageError for a file that
+/// lacks any of them.
+RecordedRun recorded_run_of(nlohmann::json results, const std::filesystem::path& dir,
+                            std::string_view purpose);
 
 }  // namespace orgquake::engine

@@ -31,8 +31,7 @@ std::vector<std::string> invalid_invariants(const json& trial) {
 
 ShrinkTarget load_target(const fs::path& run_dir, std::optional<int> trial,
                          const std::optional<std::string>& invariant) {
-  const auto recorded = engine::read_recorded_run(run_dir, "shrink");
-  const json& results = recorded.results;
+  const json results = engine::read_results_file(run_dir, "shrink");
   ShrinkTarget target;
   target.run_dir = run_dir;
   const auto lacking = [&](const json::exception& e) {
@@ -75,6 +74,7 @@ ShrinkTarget load_target(const fs::path& run_dir, std::optional<int> trial,
   } else {
     target.invariant = invalid.front();
   }
+  const auto recorded = engine::recorded_run_of(results, run_dir, "shrink");
   target.spec = recorded.spec;
   target.run_seed = recorded.seed;
   target.migrator = recorded.migrator;
