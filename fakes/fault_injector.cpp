@@ -190,13 +190,6 @@ bool FaultInjector::fires(InstalledFault& fault, std::uint64_t request_key) {
   return fire;
 }
 
-const InstalledFault* FaultInjector::find(std::uint64_t id) const {
-  for (const auto& fault : faults_) {
-    if (fault.id == id) return &fault;
-  }
-  return nullptr;
-}
-
 FaultDecision FaultInjector::decide(std::string_view method, std::string_view path,
                                     std::string_view request,
                                     std::optional<std::int64_t> operation) {

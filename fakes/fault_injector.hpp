@@ -98,8 +98,6 @@ class FaultInjector {
   /// Installs a fault and returns its id. Throws UsageError for a bad spec.
   std::uint64_t add(FaultSpec spec);
   bool remove(std::uint64_t id);
-  /// The installed fault with this id; nullptr when there is none.
-  const InstalledFault* find(std::uint64_t id) const;
   void clear() { faults_.clear(); }
   const std::vector<InstalledFault>& installed() const { return faults_; }
 

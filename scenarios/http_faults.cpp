@@ -9,7 +9,6 @@
 
 #include "engine/scenario.hpp"
 #include "faults/service_faults.hpp"
-#include "history/history.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -115,22 +114,11 @@ class HttpFaults : public engine::ScenarioOf<HttpFaultsSettings> {
     wait_for(trial, start_fleet(trial, std::move(fleet)));
     // Healed here, not in the heal phase, to count what they met.
     for (auto* fault : planned) trial.heal(*fault);
-    if (!fired_any(trial.history())) {
+    if (!any_fault_counted(trial.history(), "http_fault_healed", "fired")) {
       trial.not_exercised(
           "no HTTP fault met a request (a scoped fault needs requests that carry the "
           "Orgquake-Operation header: docs/worker-protocol.md)");
     }
-  }
-
- private:
-  static bool fired_any(const history::History& history) {
-    for (const auto& event : history.events()) {
-      if (event.type == history::EventType::fault && event.kind == "http_fault_healed" &&
-          event.value.value("fired", 0) > 0) {
-        return true;
-      }
-    }
-    return false;
   }
 };
 

@@ -18,7 +18,6 @@
 
 #include "engine/scenario.hpp"
 #include "faults/service_faults.hpp"
-#include "history/history.hpp"
 #include "scenarios/scenario_support.hpp"
 
 namespace orgquake::scenarios {
@@ -80,20 +79,9 @@ class PostgresBackendKill : public engine::ScenarioOf<PostgresBackendKillSetting
       }
     }
     wait_for(trial, start_fleet(trial, std::move(fleet)));
-    if (!killed_any(trial.history())) {
+    if (!any_fault_counted(trial.history(), "backend_kill", "terminated")) {
       trial.not_exercised("no planned kill met its lookup inside a migration transaction");
     }
-  }
-
- private:
-  static bool killed_any(const history::History& history) {
-    for (const auto& event : history.events()) {
-      if (event.type == history::EventType::fault && event.kind == "backend_kill" &&
-          event.value.value("terminated", 0) > 0) {
-        return true;
-      }
-    }
-    return false;
   }
 };
 

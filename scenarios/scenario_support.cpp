@@ -67,6 +67,13 @@ std::vector<std::int64_t> first_lookups_of(const std::vector<engine::WorkerOptio
   return ops;
 }
 
+bool any_fault_counted(const history::History& history, std::string_view kind, const char* field) {
+  return std::any_of(history.events().begin(), history.events().end(), [&](const auto& event) {
+    return event.type == history::EventType::fault && event.kind == kind &&
+           event.value.value(field, 0) > 0;
+  });
+}
+
 std::vector<std::string> declared(const engine::Trial& trial,
                                   const std::vector<std::string>& candidates) {
   std::vector<std::string> found;

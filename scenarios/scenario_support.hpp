@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/trial.hpp"
@@ -35,6 +36,11 @@ std::vector<int> start_lookup_fleet(
 /// what a fault meant for the user's migration is keyed to.
 std::vector<std::int64_t> first_lookups_of(const std::vector<engine::WorkerOptions>& fleet,
                                            const std::string& user, std::size_t count);
+
+/// Whether a fault event of `kind` in the history recorded `field` above 0
+/// (a backend kill that terminated a session, an HTTP fault that fired):
+/// what a scenario checks before saying it exercised its faults.
+bool any_fault_counted(const history::History& history, std::string_view kind, const char* field);
 
 /// The failpoints of `candidates` the migrator under test declares, in
 /// order: a scenario aims only where the migrator can be stopped.
