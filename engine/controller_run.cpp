@@ -115,6 +115,7 @@ TrialStats compute_stats(const history::History& history) {
         break;
       case history::EventType::phase:
       case history::EventType::redis:
+      case history::EventType::rollout:
         break;
     }
     if (event.type == history::EventType::ok || event.type == history::EventType::fail) {

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "engine/deployment.hpp"
 #include "engine/interleaving.hpp"
 #include "engine/scenario.hpp"
 #include "fakes/litellm_fake.hpp"
@@ -442,6 +443,17 @@ int Trial::terminate_backends(const faults::FaultSite& of) {
       .as<int>();
 }
 
+std::int64_t Trial::set_rollout_flag(int percentage, const std::vector<std::string>& allow_list) {
+  const auto version = engine::set_rollout_flag(database_.url(), percentage, allow_list);
+  history::Event event;
+  event.type = history::EventType::rollout;
+  event.time_ns = now_ns();
+  event.kind = "flag";
+  event.value = {{"percentage", percentage}, {"allow_list", allow_list}, {"version", version}};
+  history_.add(std::move(event));
+  return version;
+}
+
 void Trial::start_phase(std::string_view phase, nlohmann::json value) {
   phase_ = std::string(phase);
   history::Event event;
@@ -492,8 +504,15 @@ void Trial::heal_phase(milliseconds timeout) {
 
 void Trial::liveness() {
   std::set<std::string> users = affected_;
+  // A user only ever served under the rollout flag comes back the way the
+  // application serves them (a serve: the flag still decides the path, so
+  // that liveness migrates nobody the rollout left out); any other, by
+  // the verified lookup.
+  std::set<std::string> looked_up = affected_;
   for (const auto& event : history_.events()) {
-    if (event.type == history::EventType::invoke && !event.user.empty()) users.insert(event.user);
+    if (event.type != history::EventType::invoke || event.user.empty()) continue;
+    users.insert(event.user);
+    if (event.kind != history::op_serve) looked_up.insert(event.user);
   }
   const auto bound = settings_.liveness_bound;
   start_phase(history::phase_liveness,
@@ -505,7 +524,8 @@ void Trial::liveness() {
   live.clients.resize(clients);
   std::size_t i = 0;
   for (const auto& user : users) {
-    live.clients[i++ % clients].ops.push_back(operation(history::op_lookup, user));
+    live.clients[i++ % clients].ops.push_back(
+        operation(looked_up.contains(user) ? history::op_lookup : history::op_serve, user));
   }
   // A dead holder's lock may still stand: wait it out, within the bound.
   live.lock_max_wait =

@@ -198,6 +198,12 @@ class Trial : private faults::FaultTarget {
   /// Whether the lock of `user` is held right now (its key exists in Redis).
   bool lock_held(const std::string& user) override;
 
+  // ---- The application's rollout (engine/deployment.hpp).
+  /// Sets the org path's rollout flag, as a deployment would while
+  /// requests run, and records it (a `rollout` event of kind "flag");
+  /// returns the flag's new version.
+  std::int64_t set_rollout_flag(int percentage, const std::vector<std::string>& allow_list);
+
   // ---- The services.
   fakes::StripeFake& stripe() { return *stripe_; }
   fakes::LitellmFake& litellm() { return *litellm_; }

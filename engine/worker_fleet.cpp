@@ -354,6 +354,21 @@ void WorkerFleet::handle_event(Worker& w, const nlohmann::json& message) {
             fmt::format("completed operation {} with lock_waits {}, not a count", event.op,
                         one_line(waits->dump(), 40)));
       }
+      if (event.type == history::EventType::ok &&
+          w.open_ops.at(event.op).kind == history::op_serve) {
+        // The rollout invariants judge a request by the path it says it
+        // took under the flag version it says it read.
+        const auto path = event.value.find("path");
+        const auto version = event.value.find("flag_version");
+        if (path == event.value.end() || !path->is_string() ||
+            (*path != "legacy" && *path != "org") || version == event.value.end() ||
+            !version->is_number_integer() || version->get<std::int64_t>() < 0) {
+          throw ProtocolViolation(
+              fmt::format("completed serve operation {} without a \"path\" of legacy or org and a "
+                          "\"flag_version\" count",
+                          event.op));
+        }
+      }
       if (event.type != history::EventType::ok) {
         const auto definite = event.value.find("definite");
         const auto text = event.value.find("message");
@@ -389,6 +404,7 @@ void WorkerFleet::handle_event(Worker& w, const nlohmann::json& message) {
     case history::EventType::fault:
     case history::EventType::phase:
     case history::EventType::redis:
+    case history::EventType::rollout:
       throw ProtocolViolation(fmt::format("sent a {} event, which only the controller records",
                                           history::name_of(event.type)));
   }

@@ -24,13 +24,16 @@ const char* name_of(EventType type) {
       return "phase";
     case EventType::redis:
       return "redis";
+    case EventType::rollout:
+      return "rollout";
   }
   return "?";
 }
 
 std::optional<EventType> event_type_from(std::string_view name) {
-  for (auto type : {EventType::invoke, EventType::ok, EventType::fail, EventType::info,
-                    EventType::fault, EventType::failpoint, EventType::phase, EventType::redis}) {
+  for (auto type :
+       {EventType::invoke, EventType::ok, EventType::fail, EventType::info, EventType::fault,
+        EventType::failpoint, EventType::phase, EventType::redis, EventType::rollout}) {
     if (name == name_of(type)) return type;
   }
   return std::nullopt;

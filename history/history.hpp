@@ -16,7 +16,9 @@
 
 namespace orgquake::history {
 
-enum class EventType { invoke, ok, fail, info, fault, failpoint, phase, redis };
+/// `rollout`: a change the controller made to the application, as a
+/// deployment would: the rollout flag set (kind "flag").
+enum class EventType { invoke, ok, fail, info, fault, failpoint, phase, redis, rollout };
 
 const char* name_of(EventType type);
 /// nullopt for a name that is none of the above.
@@ -33,6 +35,9 @@ inline constexpr std::string_view phase_liveness = "liveness";
 /// Operation kinds (the `kind` of invoke/ok/fail/info events).
 inline constexpr std::string_view op_lookup = "lookup";    ///< get_user_verified
 inline constexpr std::string_view op_migrate = "migrate";  ///< lock + migrate_user (backfill)
+/// A request under the rollout flag: the legacy path or the org path
+/// (migrator/dual_path.hpp), with the other path compared.
+inline constexpr std::string_view op_serve = "serve";
 
 struct Event {
   EventType type = EventType::invoke;
@@ -46,6 +51,7 @@ struct Event {
   /// fault: what was done ("crash", "pause", "resume", "http_fault", "redis_stop",
   ///        "redis_start", "backend_kill", "heal", ...).
   /// failpoint: the failpoint's name. phase: the phase's name.
+  /// rollout: what changed ("flag").
   /// redis: a write to a lock key as Redis ran it ("set", "del", ...,
   ///        lowercase), or the lock observer's own marker (redis_monitor_*).
   std::string kind;
@@ -56,6 +62,9 @@ struct Event {
   /// failpoint: {"action", "argument", "decision"};
   /// fault: details, e.g. {"holds_lock_of": user, "ttl_ms", "recovery_bound_ms"};
   /// phase liveness: {"users": [...], "bound_ms"};
+  /// rollout flag: {"percentage", "allow_list", "version"} as set;
+  /// ok of a serve: {"path": "legacy"|"org", "flag_version", "answers",
+  ///        "compared", "mismatches", "verified", "migrated_here", "org_id"};
   /// redis: {"conn", "args", and "worker"/"client" when the connection is
   ///        named for one; "script" (the EVAL's arguments) when a script ran
   ///        it}; the `user` is the lock's.

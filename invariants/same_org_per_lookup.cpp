@@ -1,4 +1,5 @@
-// Every successful lookup (or migration) of a user returned the same org, and
+// Every successful lookup (or migration, or request served by the org path)
+// of a user returned the same org, and
 // that org is the user's personal org as the database committed it. Two
 // concurrent first lookups that each create an org, or a lookup that answers
 // from a half-written or rolled-back migration, show up here even when the
@@ -88,7 +89,9 @@ class SameOrgPerLookup final : public Invariant {
     for (const auto& op : ops) {
       if (!op.ok()) continue;
       const auto& kind = op.first().kind;
-      if (kind != history::op_lookup && kind != history::op_migrate) continue;
+      // A request on the org path answers with the org too (op serve).
+      if (kind != history::op_lookup && kind != history::op_migrate && kind != history::op_serve)
+        continue;
       const auto org = lower(string_field(op.completion->value, "org_id"));
       const auto& user = op.first().user;
       if (org.empty() || user.empty()) continue;

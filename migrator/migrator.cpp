@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "migrator/bugs/bug_catalog.hpp"
+#include "migrator/dual_path.hpp"
 
 namespace orgquake::migrator {
 
@@ -31,6 +32,11 @@ bool Migrator::backfill_user(MigratorContext& ctx, const std::string& id) {
     throw;
   }
   return lock.release(lease);
+}
+
+ServedRequest Migrator::serve_user(MigratorContext& ctx, const std::string& id,
+                                   const LookupOptions& options) {
+  return serve_request(*this, ctx, id, options);
 }
 
 std::vector<std::string> migrator_names() {

@@ -45,6 +45,8 @@ struct LookupOptions {
 /// A migration step failed; `step` names it (e.g. "litellm.team_new"). The
 /// database holds nothing of the attempt beyond its journal, and a retry
 /// converges.
+struct ServedRequest;
+
 class MigrationError : public std::runtime_error {
  public:
   MigrationError(std::string step, const std::string& user_id, const std::string& cause);
@@ -85,6 +87,13 @@ class Migrator {
   /// The batch path (a backfill job): lock, migrate, release. True if the
   /// lease was still ours when released.
   virtual bool backfill_user(MigratorContext& ctx, const std::string& legacy_user_id);
+
+  /// A request of the application under rollout (migrator/dual_path.hpp):
+  /// the rollout flag picks the legacy path or the org path (this
+  /// migrator's get_user_verified), and the other path's answers are
+  /// compared where reading them changes nothing.
+  virtual ServedRequest serve_user(MigratorContext& ctx, const std::string& legacy_user_id,
+                                   const LookupOptions& options);
 };
 
 /// The names of every variant, the default ("reference") first.

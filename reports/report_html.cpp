@@ -258,6 +258,15 @@ TimelineData timeline_data(const results::TrialResult& trial) {
         break;
       case EventType::redis:
         break;  // evidence of the lock invariants, not drawn
+      case EventType::rollout:
+        // A flag flip is drawn as a phase line: from here on, the flag says this.
+        phases.push_back(
+            {event.time_ns,
+             fmt::format("flag {} %{}", event.value.value("percentage", -1),
+                         event.value.value("allow_list", nlohmann::json::array()).empty()
+                             ? ""
+                             : " + allow list")});
+        break;
     }
   }
   for (const history::Operation& paired : history::operations_of(trial.history)) {

@@ -50,7 +50,12 @@ std::string line_of(const Event& e) {
     case EventType::invoke:
       return at + fmt::format("{} op {} {} {}", who(e), e.op, e.kind, short_user(e.user));
     case EventType::ok: {
-      std::string how = e.value.value("migrated_here", false) ? ", migrated the user" : "";
+      std::string how;
+      if (const auto path = e.value.find("path"); path != e.value.end() && path->is_string()) {
+        how = fmt::format(", {} path (flag version {})", path->get<std::string>(),
+                          e.value.value("flag_version", std::int64_t{-1}));
+      }
+      if (e.value.value("migrated_here", false)) how += ", migrated the user";
       return at + fmt::format("{} op {} ok{}", who(e), e.op, how);
     }
     case EventType::fail:
@@ -64,6 +69,11 @@ std::string line_of(const Event& e) {
       if (e.value.value("action", "") != "gated") return "";
       return at + fmt::format("{} op {} at {}: {}", who(e), e.op, e.kind,
                               e.value.value("decision", "decided"));
+    case EventType::rollout:
+      return at + fmt::format("rollout {} {} % and {} allow-listed, version {}", e.kind,
+                              e.value.value("percentage", -1),
+                              e.value.value("allow_list", nlohmann::json::array()).size(),
+                              e.value.value("version", std::int64_t{-1}));
     case EventType::phase:
     case EventType::redis:
       return "";

@@ -14,6 +14,7 @@
 
 #include "core/random.hpp"
 #include "history/history.hpp"
+#include "migrator/dual_path.hpp"
 #include "migrator/failpoints/injected_error.hpp"
 #include "migrator/failpoints/registry.hpp"
 #include "migrator/failpoints/spec.hpp"
@@ -88,7 +89,8 @@ MigratorDescription describe(const std::string& migrator) {
   for (const auto& state : failpoints::describe()) {
     description.failpoints.push_back({std::string(state.name), std::string(state.description)});
   }
-  description.operations = {std::string(history::op_lookup), std::string(history::op_migrate)};
+  description.operations = {std::string(history::op_lookup), std::string(history::op_migrate),
+                            std::string(history::op_serve)};
   return description;
 }
 
@@ -336,6 +338,12 @@ class Worker {
       const auto org = ctx.pg.exec(
           "SELECT current_org_id::text FROM app_user WHERE legacy_user_id = $1", {op.user});
       if (!org.empty() && !org.is_null(0, 0)) value["org_id"] = std::string(org.text(0, 0));
+      return value;
+    }
+    if (op.kind == history::op_serve) {
+      const int migrations_before = ctx.stats.migrations;
+      auto value = migrator::to_json(migrator_->serve_user(ctx, op.user, lookup_));
+      value["migrated_here"] = ctx.stats.migrations > migrations_before;
       return value;
     }
     throw std::logic_error("unknown operation kind " + op.kind);

@@ -302,7 +302,8 @@ BOOST_FIXTURE_TEST_CASE(without_a_history_only_the_history_invariants_cannot_dec
                         MigratedWorld) {
   const std::set<std::string> need_history = {
       "liveness",          "lock_expiry_recovery",  "lock_mutual_exclusion",
-      "lock_wait_bounded", "migration_under_lease", "same_org_per_lookup"};
+      "lock_wait_bounded", "migration_under_lease", "same_org_per_lookup",
+      "gradual_rollout",   "non_breaking_rollout"};
   std::set<std::string> seen;
   for (const auto& invariant : invariants::all_invariants()) {
     const auto name = std::string(invariant->name());
