@@ -11,8 +11,8 @@ namespace orgquake::scenarios {
 
 std::vector<engine::WorkerOptions> lookup_fleet(engine::Trial& trial, int workers, int clients,
                                                 const std::vector<std::string>& users, int rounds,
-                                                int offset_step,
-                                                std::chrono::milliseconds stagger) {
+                                                int offset_step, std::chrono::milliseconds stagger,
+                                                std::string_view kind) {
   std::vector<engine::WorkerOptions> fleet;
   if (users.empty()) return fleet;
   for (int w = 0; w < workers; ++w) {
@@ -22,8 +22,7 @@ std::vector<engine::WorkerOptions> lookup_fleet(engine::Trial& trial, int worker
       const auto start = static_cast<std::size_t>((w * clients + c) * offset_step);
       for (int r = 0; r < rounds; ++r) {
         for (std::size_t i = 0; i < users.size(); ++i) {
-          client.ops.push_back(
-              trial.operation(history::op_lookup, users[(start + i) % users.size()]));
+          client.ops.push_back(trial.operation(kind, users[(start + i) % users.size()]));
         }
       }
       client.start_delay_ms = stagger.count() * c;

@@ -16,10 +16,12 @@ namespace orgquake::scenarios {
 /// w looks up `users` in order, `rounds` times, starting at user
 /// (w * clients + c) * `offset_step` so that clients can be made to start on
 /// the same user (offset_step 0: everyone races for the same user at the
-/// same moment) or spread out; client c starts c * `stagger` late.
+/// same moment) or spread out; client c starts c * `stagger` late. The
+/// operations are of `kind` (a rollout's requests: history::op_serve).
 std::vector<engine::WorkerOptions> lookup_fleet(
     engine::Trial& trial, int workers, int clients, const std::vector<std::string>& users,
-    int rounds, int offset_step, std::chrono::milliseconds stagger = std::chrono::milliseconds(0));
+    int rounds, int offset_step, std::chrono::milliseconds stagger = std::chrono::milliseconds(0),
+    std::string_view kind = history::op_lookup);
 
 /// Starts a fleet (every worker connected before any starts), then lets
 /// all go.
