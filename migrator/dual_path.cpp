@@ -39,9 +39,10 @@ std::optional<UserAnswers> read_legacy_answers(io::PgConnection& pg, const std::
 std::optional<UserAnswers> read_org_answers(io::PgConnection& pg, const std::string& id,
                                             std::string* org_id) {
   // Through the org model: the user's current org must be their personal
-  // org, with the user a member; the key is the membership's.
+  // org, with the user a member; the name is the org's, the email the app
+  // user's, the key the membership's. The rest lives on the legacy row only.
   const auto r = pg.exec(
-      "SELECT s.user_id, s.username, s.email, m.llm_api_key, s.llm_model, s.user_version, "
+      "SELECT s.user_id, o.name, u.email, m.llm_api_key, s.llm_model, s.user_version, "
       "       s.settings::text, o.id::text "
       "FROM app_user u "
       "JOIN org o ON o.id = u.current_org_id AND o.kind = 'personal' "

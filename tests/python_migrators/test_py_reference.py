@@ -369,6 +369,166 @@ class MigrationTest(Case):
                 support.http("DELETE", f"{url}/__orgquake/faults", support.STRIPE_KEY)
 
 
+class ServeTest(Case):
+    """The `serve` operation (docs/worker-protocol.md): the flag picks the path, the other
+    path is compared where reading it changes nothing."""
+
+    def set_flag(self, percentage=0, allow=()):
+        return self.sql("UPDATE rollout_flag SET percentage = %s, allow_list = %s::text[], "
+                        "version = version + 1 WHERE name = 'org_path' RETURNING version",
+                        percentage, list(allow))[0][0]
+
+    def tearDown(self):
+        self.set_flag(0)
+        super().tearDown()
+
+    def legacy_answers(self, u, billing=None):
+        return {"username": u.username, "email": u.email, "llm_model": "gpt-4o-mini",
+                "user_version": 1, "settings": {}, "api_key": u.stored_key,
+                "billing": billing if billing is not None else
+                [u.stripe_customer] if u.stripe_customer else []}
+
+    def test_the_legacy_path_migrates_nothing(self):
+        state = self.state()
+        version = self.set_flag(0)
+        for u in self.users:
+            with self.subTest(user=u.username):
+                value, error, waits = self.run_op("serve", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value, {
+                    "path": "legacy", "flag_version": version,
+                    "answers": self.legacy_answers(u), "resumed": False, "compared": False,
+                    "mismatches": [], "verified": True, "migrated_here": False})
+                self.assertEqual(waits, 0)
+                self.assert_unmigrated(u)
+
+    def test_org_path_then_rollback_and_both_paths_agree(self):
+        state = self.state()
+        version = self.set_flag(100)
+        org_answers = {}
+        for u in self.users:
+            with self.subTest(user=u.username, path="org"):
+                value, error, _ = self.run_op("serve", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value["path"], "org")
+                self.assertEqual(value["flag_version"], version)
+                self.assertEqual(value["org_id"], u.user_id)
+                self.assertTrue(value["migrated_here"])
+                self.assertEqual((value["compared"], value["mismatches"]), (True, []))
+                self.assertFalse(value["resumed"])
+                self.assert_migrated(u)
+                key = self.sql("SELECT llm_api_key FROM org_member WHERE user_id = %s",
+                               u.user_id)[0][0]
+                customers = [c for c, in self.sql("SELECT stripe_customer_id FROM "
+                                                  "stripe_customers WHERE user_id = %s "
+                                                  "ORDER BY id", u.user_id)]
+                expected = dict(self.legacy_answers(u, customers), api_key=key)
+                self.assertEqual(value["answers"], expected)
+                org_answers[u.user_id] = expected
+                again, error, _ = self.run_op("serve", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertFalse(again["migrated_here"])
+                self.assertEqual(again["answers"], expected)
+        # The rollback: the legacy rows again, the org path compared, a replaced key no mismatch.
+        version = self.set_flag(0)
+        for u in self.users:
+            with self.subTest(user=u.username, path="legacy"):
+                value, error, _ = self.run_op("serve", state, u.user_id)
+                self.assertIsNone(error, error)
+                answers = dict(org_answers[u.user_id], api_key=u.stored_key)
+                self.assertEqual(value, {
+                    "path": "legacy", "flag_version": version, "answers": answers,
+                    "resumed": False, "compared": True, "mismatches": [], "verified": True,
+                    "migrated_here": False})
+
+    def test_the_allow_list_and_the_percentage(self):
+        from orgquake.rollout import rollout_bucket
+        state = self.state()
+        listed, other = self.users[2], self.users[3]
+        self.set_flag(0, [listed.user_id])
+        value, _, _ = self.run_op("serve", state, listed.user_id)
+        self.assertEqual(value["path"], "org")
+        value, _, _ = self.run_op("serve", state, other.user_id)
+        self.assertEqual(value["path"], "legacy")
+        self.assert_unmigrated(other)
+        bucket = rollout_bucket(other.user_id)
+        self.set_flag(bucket)
+        value, _, _ = self.run_op("serve", state, other.user_id)
+        self.assertEqual(value["path"], "legacy")
+        self.set_flag(bucket + 1)
+        value, _, _ = self.run_op("serve", state, other.user_id)
+        self.assertEqual(value["path"], "org")
+
+    def test_a_begun_migration_is_resumed_on_the_legacy_path(self):
+        state = self.state()
+        u = self.users[6]
+        self.set_flag(100)
+        failpoints.arm("migrate.after_litellm_team_new", "1*return(boom)")
+        _, error, _ = self.run_op("serve", state, u.user_id)
+        self.assertIsInstance(error, (InjectedError, MigrationError))
+        failpoints.clear("migrate.after_litellm_team_new")
+        self.assertEqual(self.sql("SELECT count(*) FROM migration_journal WHERE user_id = %s",
+                                  u.user_id), [(1,)])
+        self.assert_unmigrated(u)
+        version = self.set_flag(0)
+        value, error, _ = self.run_op("serve", state, u.user_id)
+        self.assertIsNone(error, error)
+        self.assertEqual((value["path"], value["flag_version"]), ("legacy", version))
+        self.assertEqual((value["resumed"], value["migrated_here"]), (True, True))
+        self.assertEqual((value["compared"], value["mismatches"]), (True, []))
+        self.assertNotIn("org_id", value)
+        self.assertEqual(value["answers"], self.legacy_answers(u))
+        self.assert_migrated(u)
+        value, _, _ = self.run_op("serve", state, u.user_id)
+        self.assertEqual((value["resumed"], value["migrated_here"]), (False, False))
+
+    def test_differences_the_migration_does_not_make_are_mismatches(self):
+        state = self.state()
+        u, someone = self.users[0], self.users[1]
+        self.set_flag(100)
+        self.run_op("serve", state, u.user_id)
+        # A key that still works, replaced; a second customer billed to the org.
+        self.sql("UPDATE org_member SET llm_api_key = 'sk-invented' WHERE user_id = %s "
+                 "RETURNING 1", u.user_id)
+        self.sql("INSERT INTO stripe_customers (user_id, org_id, stripe_customer_id) "
+                 "VALUES (%s, %s, 'cus_stray') RETURNING 1", someone.user_id, u.user_id)
+        value, error, _ = self.run_op("serve", state, u.user_id)
+        self.assertIsNone(error, error)
+        self.assertEqual(value["mismatches"], ["api_key", "billing"])
+        self.set_flag(0)
+        value, error, _ = self.run_op("serve", state, u.user_id)
+        self.assertIsNone(error, error)
+        self.assertEqual((value["path"], value["mismatches"]), ("legacy", ["api_key", "billing"]))
+
+    def test_unknown_user(self):
+        state = self.state()
+        for percentage in (0, 100):
+            with self.subTest(percentage=percentage):
+                self.set_flag(percentage)
+                _, error, _ = self.run_op("serve", state, str(uuid.uuid4()))
+                self.assertIsInstance(error, UnknownUser)
+
+    def test_every_statement_autocommits(self):
+        state = self.state()
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context_, executemany):
+            seen.append((statement, conn.connection.dbapi_connection.autocommit))
+
+        event.listen(state.engine, "before_cursor_execute", record)
+        try:
+            for percentage in (0, 100, 0):
+                self.set_flag(percentage)
+                value, error, _ = self.run_op("serve", state, self.users[4].user_id)
+                self.assertIsNone(error, error)
+        finally:
+            event.remove(state.engine, "before_cursor_execute", record)
+        self.assertTrue(seen)
+        # Only the migration's own transaction says BEGIN.
+        self.assertEqual(sum(s.strip().upper() == "BEGIN" for s, _ in seen), 1)
+        self.assertTrue(all(autocommit for _, autocommit in seen))
+
+
 class CrashTest(Case):
     """A real SIGKILL at each failpoint of a lookup, then a fresh client recovers."""
 

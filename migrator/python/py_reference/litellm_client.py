@@ -89,7 +89,9 @@ class LiteLlmClient:
 
     def key_works(self, virtual_key: str) -> bool:
         """GET /v1/models with a virtual key: True if it works, False on 401 (one attempt)."""
-        response = self._http.get("/v1/models", headers={"Authorization": f"Bearer {virtual_key}"})
+        headers = {"Authorization": f"Bearer {virtual_key}"}
+        headers.update(orgquake.operation_headers())  # as every other request of the operation
+        response = self._http.get("/v1/models", headers=headers)
         if response.status_code == 200:
             return True
         if response.status_code == 401:

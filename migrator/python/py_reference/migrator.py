@@ -1,5 +1,5 @@
 """PyReference: the orgquake worker's view of the reference migrator, as
-worker/worker.cpp performs `lookup` and `migrate` for the C++ one."""
+worker/worker.cpp performs `lookup`, `migrate` and `serve` for the C++ one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from . import prepared, stripe_billing
+from . import dual_path, prepared, stripe_billing
 from .litellm_client import LiteLlmClient
 from .lookup import check_strategy, load_user, verify
 from .migrate_user import migrate_user
@@ -178,7 +178,7 @@ class PyReference(orgquake.Migrator):
     name = "py_reference"
     language = "python"
     failpoints = FAILPOINTS
-    operations = ("lookup", "migrate")
+    operations = ("lookup", "migrate", "serve")
 
     def connect(self, plan: orgquake.Plan, client: int) -> ClientState:
         state = ClientState(plan, client)
@@ -205,6 +205,17 @@ class PyReference(orgquake.Migrator):
         state.begin_operation()
         try:
             return backfill(state, user)
+        except BaseException as error:
+            state.last_error = error
+            raise
+
+    def serve(self, state: ClientState, user: str) -> dict:
+        """A request of the application under rollout (dual_path.py): the rollout flag picks
+        the legacy path or the org path (the verified lookup), and the other path's answers
+        are compared where reading them changes nothing."""
+        state.begin_operation()
+        try:
+            return dual_path.serve_request(state, user, get_user_verified).to_json()
         except BaseException as error:
             state.last_error = error
             raise

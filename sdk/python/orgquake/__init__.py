@@ -19,13 +19,16 @@ from .failpoints import afailpoint, declare, failpoint
 from .migrator import AsyncMigrator, Migrator
 from .plan import (ClientPlan, Endpoints, LockOptions, LookupOptions, Operation, Plan,
                    redis_client_name, connection_name)
+from .rollout import (ORG_PATH_FLAG, ROLLOUT_FLAG_SQL, RolloutFlag, read_rollout_flag,
+                      rollout_bucket)
 from .worker import PROTOCOL_VERSION, main
 
 __all__ = [
     "AsyncMigrator", "ClientPlan", "Endpoints", "FencedOut", "HttpError", "InjectedError",
     "LockOptions", "LockTimeout", "LookupOptions", "MigrationError", "Migrator",
-    "OPERATION_HEADER", "Operation", "OrgquakeError", "PROTOCOL_VERSION", "PgConnectionError",
-    "PgError", "Plan", "RedisUnavailable", "UnknownUser", "VerificationError", "afailpoint",
-    "classify", "connection_name", "declare", "failpoint", "main", "note_lock_wait",
-    "operation_headers", "redis_client_name",
+    "OPERATION_HEADER", "ORG_PATH_FLAG", "Operation", "OrgquakeError", "PROTOCOL_VERSION",
+    "PgConnectionError", "PgError", "Plan", "ROLLOUT_FLAG_SQL", "RedisUnavailable",
+    "RolloutFlag", "UnknownUser", "VerificationError", "afailpoint", "classify",
+    "connection_name", "declare", "failpoint", "main", "note_lock_wait", "operation_headers",
+    "read_rollout_flag", "redis_client_name", "rollout_bucket",
 ]
