@@ -99,10 +99,10 @@ void add_run_command(CLI::App& app, Action& action) {
   auto options = std::make_shared<RunOptions>();
   auto* run_cmd = app.add_subcommand(
       "run", "Run a suite's scenarios against a migrator and judge the invariants");
-  auto* suite = run_cmd->add_option(
-      "--suite", options->suite,
-      "Built-in suite: smoke, ci or nightly (default smoke; with --scenario, the first that "
-      "lists it)");
+  auto* suite = run_cmd->add_option("--suite", options->suite,
+                                    "Built-in suite: smoke, ci, nightly or rollout (default smoke; "
+                                    "with --scenario, the first that "
+                                    "lists it)");
   run_cmd->add_option("--spec", options->spec_file, "A suite spec file (TOML)")->excludes(suite);
   run_cmd->add_option("--scenario", options->scenario, "Only this scenario of the suite");
   run_cmd->add_option("--seed", options->seed,

@@ -1,6 +1,7 @@
 #include "engine/trial.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -105,6 +106,14 @@ Trial::~Trial() {
   lock_observer_.reset();
   if (litellm_) litellm_->stop();
   if (stripe_) stripe_->stop();
+  if (backup_) {
+    try {
+      drop_database(environment_.services.admin_url(), *backup_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "orgquake: could not drop the backup database %s: %s\n",
+                   backup_->c_str(), e.what());
+    }
+  }
 }
 
 std::int64_t Trial::now_ns() const {
@@ -444,14 +453,39 @@ int Trial::terminate_backends(const faults::FaultSite& of) {
 }
 
 std::int64_t Trial::set_rollout_flag(int percentage, const std::vector<std::string>& allow_list) {
-  const auto version = engine::set_rollout_flag(database_.url(), percentage, allow_list);
+  const auto version = ++flag_versions_;
+  engine::set_rollout_flag(database_.url(), version, percentage, allow_list);
+  record_rollout("flag",
+                 {{"percentage", percentage}, {"allow_list", allow_list}, {"version", version}});
+  return version;
+}
+
+void Trial::back_up_database() {
+  if (backup_) throw std::logic_error("the trial database was backed up already");
+  const std::string backup = database_.name() + "_backup";
+  engine::back_up_database(environment_.services.admin_url(), database_.name(), backup);
+  backup_ = backup;
+  flag_version_at_backup_ = flag_versions_;
+  record_rollout("backup", {{"database", backup}});
+}
+
+void Trial::restore_database(const std::string& compensation) {
+  if (!backup_) throw std::logic_error("the trial database has no backup to restore");
+  engine::restore_database(environment_.services.admin_url(), database_.name(), *backup_);
+  // The backup holds the flag as it was: the schema's state, version 0,
+  // unless the scenario set it before the backup.
+  record_rollout("restore", {{"from", *backup_},
+                             {"flag_version", flag_version_at_backup_},
+                             {"compensation", compensation}});
+}
+
+void Trial::record_rollout(const std::string& kind, nlohmann::json value) {
   history::Event event;
   event.type = history::EventType::rollout;
   event.time_ns = now_ns();
-  event.kind = "flag";
-  event.value = {{"percentage", percentage}, {"allow_list", allow_list}, {"version", version}};
+  event.kind = kind;
+  event.value = std::move(value);
   history_.add(std::move(event));
-  return version;
 }
 
 void Trial::start_phase(std::string_view phase, nlohmann::json value) {
@@ -504,15 +538,20 @@ void Trial::heal_phase(milliseconds timeout) {
 
 void Trial::liveness() {
   std::set<std::string> users = affected_;
-  // A user only ever served under the rollout flag comes back the way the
-  // application serves them (a serve: the flag still decides the path, so
-  // that liveness migrates nobody the rollout left out); any other, by
-  // the verified lookup.
-  std::set<std::string> looked_up = affected_;
+  // A user whose last operation was a request under the rollout flag comes
+  // back the way the application serves them (a serve: the flag still
+  // decides the path, so that liveness migrates nobody the rollout left
+  // out, or rolled back); any other, by the verified lookup.
+  std::map<std::string, std::string> last_kind;
+  for (const auto& user : affected_) last_kind[user] = history::op_lookup;
   for (const auto& event : history_.events()) {
     if (event.type != history::EventType::invoke || event.user.empty()) continue;
     users.insert(event.user);
-    if (event.kind != history::op_serve) looked_up.insert(event.user);
+    last_kind[event.user] = event.kind;
+  }
+  std::set<std::string> looked_up;
+  for (const auto& [user, kind] : last_kind) {
+    if (kind != history::op_serve) looked_up.insert(user);
   }
   const auto bound = settings_.liveness_bound;
   start_phase(history::phase_liveness,

@@ -203,6 +203,14 @@ class Trial : private faults::FaultTarget {
   /// requests run, and records it (a `rollout` event of kind "flag");
   /// returns the flag's new version.
   std::int64_t set_rollout_flag(int percentage, const std::vector<std::string>& allow_list);
+  /// Backs the trial database up (a copy, dropped with the trial), as
+  /// before a backfill; no worker may be connected. Once per trial.
+  void back_up_database();
+  /// Restores the trial database from its backup, as the guide's rollback
+  /// of a backfill: its sessions are ended, it is dropped and copied again.
+  /// Run no workers meanwhile. `compensation` says, for the history and the
+  /// report, who undoes what the restore cannot (Stripe, LiteLLM).
+  void restore_database(const std::string& compensation);
 
   // ---- The services.
   fakes::StripeFake& stripe() { return *stripe_; }
@@ -251,6 +259,8 @@ class Trial : private faults::FaultTarget {
   bool continue_worker(int worker) override;
   std::chrono::milliseconds recovery_bound() const override;
 
+  /// A rollout event (a change to the application) in the history.
+  void record_rollout(const std::string& kind, nlohmann::json value);
   /// A fault event in the history, from the controller.
   void record_fault(const std::string& kind, nlohmann::json value, const std::string& user = "");
   /// The gate decided a firing: into the history, and the answer to its worker.
@@ -287,6 +297,10 @@ class Trial : private faults::FaultTarget {
   std::set<std::string> affected_;
   std::vector<std::string> not_exercised_;
   std::string phase_ = "run";
+  /// The rollout flag's states so far (0: the schema's).
+  std::int64_t flag_versions_ = 0;
+  std::int64_t flag_version_at_backup_ = 0;
+  std::optional<std::string> backup_;  ///< the backup database's name
   /// How many history events pump() has looked at for invokes.
   std::size_t events_seen_ = 0;
   /// Operation ids of the run phase that run; none: all (TrialReplay).

@@ -17,7 +17,8 @@
 namespace orgquake::history {
 
 /// `rollout`: a change the controller made to the application, as a
-/// deployment would: the rollout flag set (kind "flag").
+/// deployment would: the rollout flag set (kind "flag"), the database backed
+/// up ("backup") or restored from that backup ("restore").
 enum class EventType { invoke, ok, fail, info, fault, failpoint, phase, redis, rollout };
 
 const char* name_of(EventType type);
@@ -38,6 +39,9 @@ inline constexpr std::string_view op_migrate = "migrate";  ///< lock + migrate_u
 /// A request under the rollout flag: the legacy path or the org path
 /// (migrator/dual_path.hpp), with the other path compared.
 inline constexpr std::string_view op_serve = "serve";
+/// After a restore from backup: the migration's external half undone
+/// (Migrator::compensate_user).
+inline constexpr std::string_view op_compensate = "compensate";
 
 struct Event {
   EventType type = EventType::invoke;
@@ -51,7 +55,7 @@ struct Event {
   /// fault: what was done ("crash", "pause", "resume", "http_fault", "redis_stop",
   ///        "redis_start", "backend_kill", "heal", ...).
   /// failpoint: the failpoint's name. phase: the phase's name.
-  /// rollout: what changed ("flag").
+  /// rollout: what changed ("flag", "backup", "restore").
   /// redis: a write to a lock key as Redis ran it ("set", "del", ...,
   ///        lowercase), or the lock observer's own marker (redis_monitor_*).
   std::string kind;
@@ -63,6 +67,8 @@ struct Event {
   /// fault: details, e.g. {"holds_lock_of": user, "ttl_ms", "recovery_bound_ms"};
   /// phase liveness: {"users": [...], "bound_ms"};
   /// rollout flag: {"percentage", "allow_list", "version"} as set;
+  /// rollout restore: {"flag_version": the flag's version in the backup,
+  ///        "compensation": who undoes the external half, in words};
   /// ok of a serve: {"path": "legacy"|"org", "flag_version", "answers",
   ///        "compared", "mismatches", "verified", "migrated_here", "org_id"};
   /// redis: {"conn", "args", and "worker"/"client" when the connection is

@@ -81,4 +81,19 @@ std::string seconds(std::int64_t ns) {
   return text + " s";
 }
 
+std::string describe_rollout(const Event& event) {
+  if (event.kind == "flag") {
+    const auto allowed = event.value.value("allow_list", nlohmann::json::array()).size();
+    return fmt::format("flag {} %{} (version {})", event.value.value("percentage", -1),
+                       allowed == 0 ? std::string() : fmt::format(" + {} allow-listed", allowed),
+                       event.value.value("version", std::int64_t{-1}));
+  }
+  if (event.kind == "backup") return "database backed up";
+  if (event.kind == "restore") {
+    return "database restored from the backup; compensation: " +
+           string_field(event.value, "compensation");
+  }
+  return "rollout " + event.kind;
+}
+
 }  // namespace orgquake::history

@@ -48,6 +48,11 @@ nlohmann::json to_json(const Operation& op);
 /// JSON, and a check must not throw on a malformed one.
 std::string string_field(const nlohmann::json& value, const char* key);
 
+/// A rollout event in words: "flag 50 % + 2 allow-listed (version 3)",
+/// "database backed up", "database restored from the backup; compensation:
+/// by the migrator (compensate)".
+std::string describe_rollout(const Event& event);
+
 /// "3.2 s", "0.15 s", "1.004 s": milliseconds only where they matter.
 std::string seconds(std::int64_t ns);
 

@@ -39,6 +39,11 @@ ServedRequest Migrator::serve_user(MigratorContext& ctx, const std::string& id,
   return serve_request(*this, ctx, id, options);
 }
 
+bool Migrator::compensate_user(MigratorContext&, const std::string& id) {
+  throw std::logic_error(
+      fmt::format("migrator {} cannot compensate a migration (of user {})", name(), id));
+}
+
 std::vector<std::string> migrator_names() {
   std::vector<std::string> names{"reference", "seed_naive"};
   for (const auto& bug : bugs::bug_catalog())

@@ -94,6 +94,16 @@ class Migrator {
   /// compared where reading them changes nothing.
   virtual ServedRequest serve_user(MigratorContext& ctx, const std::string& legacy_user_id,
                                    const LookupOptions& options);
+
+  /// Whether this migrator can undo a migration's external half
+  /// (compensate_user): what restoring the database from a backup taken
+  /// before a backfill cannot undo.
+  virtual bool compensates() const { return false; }
+  /// After the database was restored to before the user's migration:
+  /// puts LiteLLM and Stripe back as the legacy rows expect them (the
+  /// user's credits, keys, billing metadata) and removes what the migration
+  /// made there. True if anything was undone. Only when compensates().
+  virtual bool compensate_user(MigratorContext& ctx, const std::string& legacy_user_id);
 };
 
 /// The names of every variant, the default ("reference") first.

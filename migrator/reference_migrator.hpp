@@ -28,6 +28,10 @@ class ReferenceMigrator : public Migrator {
   LoadedUser get_user_verified(MigratorContext& ctx, const std::string& legacy_user_id,
                                const LookupOptions& options) override;
   bool backfill_user(MigratorContext& ctx, const std::string& legacy_user_id) override;
+  bool compensates() const override { return true; }
+  /// migrator/compensation.cpp: the migration's external steps undone, in
+  /// reverse, each safe to repeat, under the user's lock.
+  bool compensate_user(MigratorContext& ctx, const std::string& legacy_user_id) override;
 
  protected:
   /// What a retry needs, recorded before the first external call.

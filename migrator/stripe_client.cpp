@@ -33,6 +33,10 @@ nlohmann::json StripeClient::post(const std::string& path, const StripeForm& for
                encode_form(form)});
 }
 
+nlohmann::json StripeClient::remove(const std::string& path) {
+  return send({"DELETE", path, {}, ""});
+}
+
 nlohmann::json StripeClient::list_subscriptions(const std::string& customer_id) {
   return get("/v1/subscriptions?limit=100&customer=" + io::url_encode(customer_id));
 }

@@ -49,6 +49,8 @@ class StripeClient {
                       const std::string& idempotency_key);
 
   nlohmann::json retrieve_customer(const std::string& id) { return get("/v1/customers/" + id); }
+  /// DELETE (deleting twice is a 404, which the caller may take as done).
+  nlohmann::json remove(const std::string& path);
   nlohmann::json list_subscriptions(const std::string& customer_id);
   /// Search (it lags writes on the real service; never use it to dedupe).
   nlohmann::json search_customers(const std::string& query);

@@ -259,13 +259,9 @@ TimelineData timeline_data(const results::TrialResult& trial) {
       case EventType::redis:
         break;  // evidence of the lock invariants, not drawn
       case EventType::rollout:
-        // A flag flip is drawn as a phase line: from here on, the flag says this.
-        phases.push_back(
-            {event.time_ns,
-             fmt::format("flag {} %{}", event.value.value("percentage", -1),
-                         event.value.value("allow_list", nlohmann::json::array()).empty()
-                             ? ""
-                             : " + allow list")});
+        // A change to the application is drawn as a phase line: from here on,
+        // the flag says this, or the database is the backup's.
+        phases.push_back({event.time_ns, history::describe_rollout(event)});
         break;
     }
   }

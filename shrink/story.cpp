@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "history/history.hpp"
+#include "history/operations.hpp"
 
 namespace orgquake::shrink {
 namespace {
@@ -70,10 +71,7 @@ std::string line_of(const Event& e) {
       return at + fmt::format("{} op {} at {}: {}", who(e), e.op, e.kind,
                               e.value.value("decision", "decided"));
     case EventType::rollout:
-      return at + fmt::format("rollout {} {} % and {} allow-listed, version {}", e.kind,
-                              e.value.value("percentage", -1),
-                              e.value.value("allow_list", nlohmann::json::array()).size(),
-                              e.value.value("version", std::int64_t{-1}));
+      return at + history::describe_rollout(e);
     case EventType::phase:
     case EventType::redis:
       return "";

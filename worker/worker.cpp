@@ -91,6 +91,9 @@ MigratorDescription describe(const std::string& migrator) {
   }
   description.operations = {std::string(history::op_lookup), std::string(history::op_migrate),
                             std::string(history::op_serve)};
+  if (migrator::make_migrator(migrator)->compensates()) {
+    description.operations.emplace_back(history::op_compensate);
+  }
   return description;
 }
 
@@ -345,6 +348,9 @@ class Worker {
       auto value = migrator::to_json(migrator_->serve_user(ctx, op.user, lookup_));
       value["migrated_here"] = ctx.stats.migrations > migrations_before;
       return value;
+    }
+    if (op.kind == history::op_compensate) {
+      return {{"undone", migrator_->compensate_user(ctx, op.user)}};
     }
     throw std::logic_error("unknown operation kind " + op.kind);
   }
