@@ -238,6 +238,7 @@ BOOST_AUTO_TEST_CASE(every_invariant_holds_after_reference_migrations) {
                                           "no_partial_migration",
                                           "non_breaking_rollout",
                                           "one_personal_org_per_user",
+                                          "reversible_rollout",
                                           "same_org_per_lookup"};
   BOOST_TEST(names == expected, boost::test_tools::per_element());
   for (const auto& invariant : invariants::all_invariants()) {

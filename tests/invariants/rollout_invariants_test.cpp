@@ -167,6 +167,7 @@ BOOST_AUTO_TEST_CASE(a_rollout_walked_up_rolled_back_and_forward_is_valid) {
   for (const auto& user : users) r.serve(user.user_id);
   require_valid(r.check("gradual_rollout"));
   require_valid(r.check("non_breaking_rollout"));
+  require_valid(r.check("reversible_rollout"));
   require_valid(r.check("same_org_per_lookup"));
 }
 
@@ -298,6 +299,46 @@ BOOST_AUTO_TEST_CASE(non_breaking_rollout_finds_a_billing_identity_that_changed)
   value["answers"]["billing"] = {"cus_another"};
   r.record(user, EventType::ok, value);
   require_symptom(r.check("non_breaking_rollout"), "billing_identity_changed");
+}
+
+BOOST_AUTO_TEST_CASE(reversible_rollout_finds_credits_beyond_the_legacy_budget) {
+  Rollout r;
+  const auto& user = r.fixture.plain_user().user_id;
+  r.set_flag(0, {user});
+  r.serve(user);
+  require_valid(r.check("reversible_rollout"));
+  auto ctx = r.client->context(5);
+  // Planted: the org's team gets more than the user had left.
+  ctx.litellm.post("/team/update", {{"team_id", user}, {"max_budget", 100000}}, true);
+  require_symptom(r.check("reversible_rollout"), "credits_beyond_legacy");
+}
+
+BOOST_AUTO_TEST_CASE(reversible_rollout_finds_a_lifted_budget_behind_a_key_left_outside_the_team) {
+  Rollout r;
+  const auto& user = r.fixture.plain_user();
+  r.set_flag(0, {user.user_id});
+  r.serve(user.user_id);
+  auto ctx = r.client->context(5);
+  // Planted: the legacy key leaves the team; the user's own budget is lifted.
+  ctx.litellm.post("/key/update", {{"key", *user.llm_api_key}, {"team_id", nullptr}}, true);
+  require_symptom(r.check("reversible_rollout"), "credits_beyond_legacy");
+}
+
+BOOST_AUTO_TEST_CASE(reversible_rollout_finds_legacy_means_broken_after_a_rollback) {
+  Rollout r;
+  const auto& user = r.fixture.plain_user();
+  r.set_flag(0, {user.user_id});
+  r.serve(user.user_id);
+  auto ctx = r.client->context(5);
+  // Planted: the migration "retired" the legacy key and customer.
+  ctx.litellm.post("/key/block", {{"key", *user.llm_api_key}}, true);
+  ctx.stripe.remove("/v1/customers/" + *user.stripe_customer_id);
+  // Without a rollback, the legacy path's means are not this invariant's to judge.
+  require_valid(r.check("reversible_rollout"));
+  r.set_flag(0, {});
+  const auto verdict = r.check("reversible_rollout");
+  require_symptom(verdict, "legacy_key_unusable");
+  BOOST_TEST(has_symptom(verdict, "legacy_customer_gone"));
 }
 
 BOOST_AUTO_TEST_CASE(the_rollout_invariants_have_nothing_to_judge_without_requests) {
