@@ -7,7 +7,9 @@
 // backfill does. Trial records each change in the history
 // (EventType::rollout).
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,5 +35,64 @@ void restore_database(const services::PgUrl& admin, const std::string& name,
 
 /// Drops database `name` if it exists, ending its sessions.
 void drop_database(const services::PgUrl& admin, const std::string& name);
+
+}  // namespace orgquake::engine
+
+namespace orgquake::engine {
+
+/// One attempt at a schema step: its statements in one transaction (or,
+/// for a step that cannot run in one, each on its own), each waiting at
+/// most `lock_timeout` for its table lock. A DDL statement that waits for
+/// a lock holds up every request queued behind it, so a step gives up
+/// quickly and is tried again rather than stall live traffic.
+struct SchemaAttempt {
+  bool done = false;
+  bool lock_timed_out = false;  ///< PostgreSQL's lock_timeout (55P03) ended it
+};
+SchemaAttempt attempt_schema_step(const services::PgUrl& url,
+                                  const std::vector<std::string>& statements,
+                                  std::chrono::milliseconds lock_timeout, bool in_transaction);
+
+/// The first column of the first row of `sql` as a count (a step's
+/// precondition: rows the step would break).
+std::int64_t count_rows(const services::PgUrl& url, const std::string& sql);
+
+/// A step of the expand/contract checklist applied to the live database
+/// (Trial::schema_step).
+struct SchemaStep {
+  std::string name;  ///< "add nullable org_id", as the checklist says
+  std::vector<std::string> statements;
+  /// CREATE INDEX CONCURRENTLY and friends run outside a transaction.
+  bool in_transaction = true;
+  /// A query counting the rows the step would break (a NOT NULL
+  /// constraint over unbackfilled rows): the step refuses while it is above 0.
+  std::string refuse_while;
+  std::chrono::milliseconds lock_timeout{100};
+  int max_attempts = 100;
+  std::chrono::milliseconds retry_pause{30};
+};
+
+/// What became of a schema step.
+struct SchemaStepOutcome {
+  bool applied = false;
+  bool refused = false;
+  std::int64_t blocking_rows = 0;  ///< refuse_while's count when it refused
+  int attempts = 0;
+  int lock_timeouts = 0;  ///< attempts that gave up waiting for a lock
+};
+
+/// A transaction that holds a lock on a table until destroyed, as a long
+/// report query does: what a DDL step must not queue behind.
+class TableLockHolder {
+ public:
+  TableLockHolder(const services::PgUrl& url, const std::string& table);
+  ~TableLockHolder();
+  TableLockHolder(const TableLockHolder&) = delete;
+  TableLockHolder& operator=(const TableLockHolder&) = delete;
+
+ private:
+  struct Session;
+  std::unique_ptr<Session> session_;
+};
 
 }  // namespace orgquake::engine

@@ -479,6 +479,42 @@ void Trial::restore_database(const std::string& compensation) {
                              {"compensation", compensation}});
 }
 
+SchemaStepOutcome Trial::schema_step(const SchemaStep& step,
+                                     const std::function<void(int)>& between_attempts) {
+  SchemaStepOutcome outcome;
+  nlohmann::json value = {{"step", step.name},
+                          {"started_ns", now_ns()},
+                          {"statements", step.statements},
+                          {"lock_timeout_ms", step.lock_timeout.count()}};
+  if (!step.refuse_while.empty()) {
+    outcome.blocking_rows = count_rows(database_.url(), step.refuse_while);
+    if (outcome.blocking_rows > 0) {
+      outcome.refused = true;
+      value["refused"] = true;
+      value["blocking_rows"] = outcome.blocking_rows;
+      record_rollout("schema", std::move(value));
+      return outcome;
+    }
+  }
+  while (outcome.attempts < step.max_attempts) {
+    ++outcome.attempts;
+    const auto attempt = attempt_schema_step(database_.url(), step.statements, step.lock_timeout,
+                                             step.in_transaction);
+    if (attempt.done) {
+      outcome.applied = true;
+      break;
+    }
+    ++outcome.lock_timeouts;
+    if (between_attempts) between_attempts(outcome.lock_timeouts);
+    sleep(step.retry_pause);  // requests run meanwhile
+  }
+  value["applied"] = outcome.applied;
+  value["attempts"] = outcome.attempts;
+  value["lock_timeouts"] = outcome.lock_timeouts;
+  record_rollout("schema", std::move(value));
+  return outcome;
+}
+
 void Trial::record_rollout(const std::string& kind, nlohmann::json value) {
   history::Event event;
   event.type = history::EventType::rollout;

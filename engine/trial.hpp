@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/random.hpp"
+#include "engine/deployment.hpp"
 #include "engine/failpoint_gate.hpp"
 #include "engine/lock_observer.hpp"
 #include "engine/migrator_catalog.hpp"
@@ -211,6 +212,13 @@ class Trial : private faults::FaultTarget {
   /// Run no workers meanwhile. `compensation` says, for the history and the
   /// report, who undoes what the restore cannot (Stripe, LiteLLM).
   void restore_database(const std::string& compensation);
+  /// Applies a step of the expand/contract checklist to the live database:
+  /// refuses while `refuse_while` counts rows, else tries it with a short
+  /// lock_timeout, pumping between attempts, until it applies or its
+  /// attempts run out; records it (a `rollout` event of kind "schema").
+  /// `between_attempts(n)` runs after the n-th attempt timed out.
+  SchemaStepOutcome schema_step(const SchemaStep& step,
+                                const std::function<void(int)>& between_attempts = {});
 
   // ---- The services.
   fakes::StripeFake& stripe() { return *stripe_; }

@@ -89,6 +89,16 @@ std::string describe_rollout(const Event& event) {
                        event.value.value("version", std::int64_t{-1}));
   }
   if (event.kind == "backup") return "database backed up";
+  if (event.kind == "schema") {
+    const auto step = string_field(event.value, "step");
+    if (event.value.value("refused", false)) {
+      return fmt::format("schema step \"{}\" refused: {} rows not backfilled", step,
+                         event.value.value("blocking_rows", std::int64_t{0}));
+    }
+    return fmt::format("schema step \"{}\" {} after {} attempts ({} gave up waiting for a lock)",
+                       step, event.value.value("applied", false) ? "applied" : "NOT applied",
+                       event.value.value("attempts", 0), event.value.value("lock_timeouts", 0));
+  }
   if (event.kind == "restore") {
     return "database restored from the backup; compensation: " +
            string_field(event.value, "compensation");

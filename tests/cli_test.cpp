@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <string>
 #include <sys/mount.h>
 
 #include <boost/test/data/test_case.hpp>
@@ -314,6 +316,65 @@ BOOST_AUTO_TEST_CASE(the_naive_migrator_is_invalid_with_evidence_and_a_replay) {
   }
   BOOST_TEST_INFO("invalid invariants: " << nlohmann::json(broken).dump());
   BOOST_TEST((std::find(broken.begin(), broken.end(), "no_double_billing") != broken.end()));
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// The rollout suite (feature flag, shadow orgs, backfill restore,
+// expand/contract) is valid for the reference migrator, every trial of it
+// exercised; and the rollback by restore, without the migrator's
+// compensation, is invalid with evidence naming what Stripe and LiteLLM kept,
+// its restore event saying nobody compensated.
+BOOST_AUTO_TEST_CASE(the_rollout_suite_is_valid_and_a_restore_without_compensation_is_not) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto run_dir = fs::path(out.path()) / "rollout";
+  const auto result =
+      test::run_orgquake({"run", "--suite", "rollout", "--trials", "1", "--out", run_dir.string()},
+                         runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 0);
+  const auto results = read_json(run_dir / "results.json");
+  std::set<std::string> scenarios;
+  for (const auto& trial : results.at("trials")) {
+    scenarios.insert(trial.at("scenario").get<std::string>());
+    BOOST_TEST(trial.at("verdict") == "valid", trial.at("scenario"));
+  }
+  BOOST_TEST((scenarios == std::set<std::string>{"backfill_restore", "expand_contract",
+                                                 "feature_flag_rollout", "shadow_orgs"}));
+
+  const auto spec = fs::path(out.path()) / "no_compensation.toml";
+  std::ofstream(spec) << R"(users = 60
+trials = 1
+[scenarios.backfill_restore]
+backfill_users = 6
+compensate = false
+)";
+  const auto bare_dir = fs::path(out.path()) / "bare";
+  const auto bare = test::run_orgquake(
+      {"run", "--spec", spec.string(), "--seed", "3", "--out", bare_dir.string()},
+      runtime.environment());
+  BOOST_TEST_INFO("stdout: " << bare.out << "\nstderr: " << bare.err);
+  BOOST_TEST(bare.exit_code == 1);
+  const auto trial = read_json(bare_dir / "results.json").at("trials").at(0);
+  BOOST_TEST(trial.at("verdict") == "invalid");
+  std::set<std::string> symptoms;
+  for (const auto& invariant : trial.at("invariants")) {
+    if (invariant.at("name") != "cross_system_reconciliation") continue;
+    for (const auto& evidence : invariant.at("evidence")) {
+      symptoms.insert(evidence.value("symptom", ""));
+    }
+  }
+  BOOST_TEST(symptoms.contains("stripe_names_unknown_org"));
+  BOOST_TEST(symptoms.contains("team_without_org"));
+  bool said = false;
+  std::ifstream history(bare_dir / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    const auto event = nlohmann::json::parse(line);
+    if (event.value("type", "") == "rollout" && event.value("kind", "") == "restore") {
+      said = event.at("value").value("compensation", "").starts_with("none");
+    }
+  }
+  BOOST_TEST(said);
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
