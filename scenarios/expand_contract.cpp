@@ -115,7 +115,7 @@ class ExpandContract : public engine::ScenarioOf<ExpandContractSettings> {
       const std::vector<std::string> batch(first, last);
       // The batch's users migrated by a backfill job, requests beside it.
       engine::WorkerOptions backfill;
-      backfill.clients.resize(std::min<std::size_t>(4, batch.size()));
+      backfill.clients.resize(std::min<std::size_t>(8, batch.size()));
       for (std::size_t i = 0; i < batch.size(); ++i) {
         backfill.clients[i % backfill.clients.size()].ops.push_back(
             trial.operation(history::op_migrate, batch[i]));
