@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -527,6 +528,148 @@ class ServeTest(Case):
         # Only the migration's own transaction says BEGIN.
         self.assertEqual(sum(s.strip().upper() == "BEGIN" for s, _ in seen), 1)
         self.assertTrue(all(autocommit for _, autocommit in seen))
+
+
+class CompensationTest(Case):
+    """The `compensate` operation (migrator/compensation.cpp): a user migrated, the database
+    put back as a backup from before the migration has it, then compensated, ends where they
+    began in both fakes."""
+
+    def execute(self, query, *args):
+        connection = psycopg2.connect(DATABASE_URL)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(query, args)
+        finally:
+            connection.close()
+
+    def restore_rows_of(self, u: support.FixtureUser):
+        """restore_rows_of of tests/migrator/test_compensation.cpp: the org model's rows, the
+        journal and the fence gone, the billing rows as they were, the legacy row unmigrated."""
+        uid = u.user_id
+        self.execute("DELETE FROM conversation_metadata_org WHERE user_id IN "
+                     "(SELECT id FROM app_user WHERE legacy_user_id = %s)", uid)
+        self.execute("DELETE FROM org_member WHERE user_id IN "
+                     "(SELECT id FROM app_user WHERE legacy_user_id = %s)", uid)
+        self.execute("DELETE FROM app_user WHERE legacy_user_id = %s", uid)
+        self.execute("DELETE FROM org WHERE owner_user_id = %s", uid)
+        self.execute("DELETE FROM migration_journal WHERE user_id = %s", uid)
+        self.execute("DELETE FROM migration_fence WHERE user_id = %s", uid)
+        if u.stripe_customer:
+            self.execute("UPDATE stripe_customers SET org_id = NULL WHERE user_id = %s", uid)
+        else:
+            self.execute("DELETE FROM stripe_customers WHERE user_id = %s", uid)
+        self.execute("UPDATE user_settings SET already_migrated = false WHERE user_id = %s", uid)
+
+    def end_state(self, u: support.FixtureUser) -> dict:
+        """What the fakes hold for the user and their org."""
+        s, l, org = SERVICES.stripe_url, SERVICES.litellm_url, u.user_id
+        state = {}
+        if u.stripe_customer:
+            state["customer"] = support.ok(support.http(
+                "GET", f"{s}/v1/customers/{u.stripe_customer}", support.STRIPE_KEY))["metadata"]
+        if u.subscription:
+            state["subscription"] = support.ok(support.http(
+                "GET", f"{s}/v1/subscriptions/{u.subscription}", support.STRIPE_KEY))["metadata"]
+        if u.email:
+            query = urllib.parse.urlencode({"email": u.email, "limit": 100})
+            listed = support.ok(support.http("GET", f"{s}/v1/customers?{query}",
+                                             support.STRIPE_KEY))["data"]
+            state["customers_by_email"] = sorted((c["id"], json.dumps(c.get("metadata") or {},
+                                                                      sort_keys=True))
+                                                 for c in listed)
+        status, _ = support.http("GET", f"{l}/team/info?team_id={org}", support.LITELLM_KEY)
+        state["team_status"] = status
+        status, info = support.http("GET", f"{l}/user/info?user_id={u.user_id}",
+                                    support.LITELLM_KEY)
+        state["user_status"] = status
+        if status == 200:
+            state["max_budget"] = info["user_info"]["max_budget"]
+        keys = support.ok(support.http(
+            "GET", f"{l}/key/list?user_id={u.user_id}&return_full_object=true&size=100",
+            support.LITELLM_KEY))["keys"]
+        state["keys"] = sorted((k["token"], k.get("team_id"), k.get("key_alias")) for k in keys)
+        return state
+
+    def test_a_restored_user_compensated_ends_where_they_began(self):
+        state = self.state()
+        s = SERVICES.stripe_url
+        # subscription, no Stripe customer, zero budget, two keys, expired key, plain.
+        for u in (self.users[6], self.users[1], self.users[2], self.users[3], self.users[4],
+                  self.users[0]):
+            with self.subTest(user=u.username):
+                before = self.end_state(u)
+                self.assertEqual(before["team_status"], 404)
+                value, error, waits = self.run_op("compensate", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value, {"undone": False})  # unmigrated: nothing to undo
+                self.assertEqual(self.end_state(u), before)
+
+                value, error, _ = self.run_op("migrate", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertTrue(value["migrated_here"])
+                self.assert_migrated(u)
+                migrated = self.end_state(u)
+                self.assertNotEqual(migrated, before)
+                created = None
+                if not u.stripe_customer:
+                    created = self.sql("SELECT stripe_customer_id FROM stripe_customers "
+                                       "WHERE user_id = %s", u.user_id)[0][0]
+                # A user the database calls migrated keeps what the migration did.
+                value, error, _ = self.run_op("compensate", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value, {"undone": False})
+                self.assertEqual(self.end_state(u), migrated)
+
+                self.restore_rows_of(u)
+                value, error, waits = self.run_op("compensate", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value, {"undone": True})
+                self.assertEqual(waits, 0)
+                self.assertEqual(self.end_state(u), before)
+                if created is not None:
+                    status, body = support.http("GET", f"{s}/v1/customers/{created}",
+                                                support.STRIPE_KEY)
+                    self.assertTrue(status == 404 or (body or {}).get("deleted"), (status, body))
+                # Safe to repeat: nothing left to undo.
+                value, error, _ = self.run_op("compensate", state, u.user_id)
+                self.assertIsNone(error, error)
+                self.assertEqual(value, {"undone": False})
+                self.assertEqual(self.end_state(u), before)
+                self.assertIsNone(state.redis.get(f"{self.prefix}:lock:user:{u.user_id}"))
+
+    def test_an_unmigrated_user_and_an_unknown_user(self):
+        state = self.state()
+        u = self.users[7]  # never used LiteLLM
+        before = self.end_state(u)
+        value, error, _ = self.run_op("compensate", state, u.user_id)
+        self.assertIsNone(error, error)
+        self.assertEqual(value, {"undone": False})
+        self.assertEqual(self.end_state(u), before)
+        self.assert_unmigrated(u)
+        _, error, _ = self.run_op("compensate", state, str(uuid.uuid4()))
+        self.assertIsInstance(error, UnknownUser)
+
+    def test_a_failing_step_is_a_migration_error_and_a_retry_converges(self):
+        state = self.state(timeout_ms=500)
+        u = self.users[6]
+        before = self.end_state(u)
+        self.run_op("migrate", state, u.user_id)
+        self.restore_rows_of(u)
+        l = SERVICES.litellm_url
+        support.ok(support.http("POST", f"{l}/__orgquake/faults", support.STRIPE_KEY,
+                                body={"method": "POST", "path": "/team/delete",
+                                      "kind": "status", "status": 400, "first": 1}))
+        try:
+            _, error, _ = self.run_op("compensate", state, u.user_id)
+        finally:
+            support.http("DELETE", f"{l}/__orgquake/faults", support.STRIPE_KEY)
+        self.assertIsInstance(error, MigrationError)
+        self.assertIn("compensate.litellm", str(error))
+        value, error, _ = self.run_op("compensate", state, u.user_id)
+        self.assertIsNone(error, error)
+        self.assertEqual(value, {"undone": True})
+        self.assertEqual(self.end_state(u), before)
 
 
 class CrashTest(Case):

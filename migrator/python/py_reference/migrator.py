@@ -1,5 +1,5 @@
 """PyReference: the orgquake worker's view of the reference migrator, as
-worker/worker.cpp performs `lookup`, `migrate` and `serve` for the C++ one."""
+worker/worker.cpp performs `lookup`, `migrate`, `serve` and `compensate` for the C++ one."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from . import dual_path, prepared, stripe_billing
+from .compensation import compensate_user
 from .litellm_client import LiteLlmClient
 from .lookup import check_strategy, load_user, verify
 from .migrate_user import migrate_user
@@ -178,7 +179,7 @@ class PyReference(orgquake.Migrator):
     name = "py_reference"
     language = "python"
     failpoints = FAILPOINTS
-    operations = ("lookup", "migrate", "serve")
+    operations = ("lookup", "migrate", "serve", "compensate")
 
     def connect(self, plan: orgquake.Plan, client: int) -> ClientState:
         state = ClientState(plan, client)
@@ -216,6 +217,16 @@ class PyReference(orgquake.Migrator):
         state.begin_operation()
         try:
             return dual_path.serve_request(state, user, get_user_verified).to_json()
+        except BaseException as error:
+            state.last_error = error
+            raise
+
+    def compensate(self, state: ClientState, user: str) -> dict:
+        """After a restore of the database from a backup taken before the user's migration:
+        undo the migration's external half in Stripe and LiteLLM (compensation.py)."""
+        state.begin_operation()
+        try:
+            return {"undone": compensate_user(state, user)}
         except BaseException as error:
             state.last_error = error
             raise

@@ -93,6 +93,16 @@ class StripeBilling:
     def create_customer(self, idempotency_key: str, **fields):
         return self._call(stripe.Customer.create, idempotency_key=idempotency_key, **fields)
 
+    def retrieve_customer(self, customer_id: str):
+        return self._call(stripe.Customer.retrieve, customer_id)
+
+    def list_customers_by_email(self, email: str):
+        """GET /v1/customers?email=...&limit=100: listing, unlike search, does not lag writes."""
+        return self._call(stripe.Customer.list, email=email, limit=100)
+
+    def delete_customer(self, customer_id: str):
+        return self._call(stripe.Customer.delete, customer_id)
+
     def list_subscriptions(self, customer_id: str):
         return self._call(stripe.Subscription.list, customer=customer_id, limit=100)
 
