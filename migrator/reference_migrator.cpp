@@ -108,7 +108,20 @@ LoadedUser ReferenceMigrator::get_user_verified(MigratorContext& ctx, const std:
     }
   }
   RedisLock lock(ctx.redis, ctx.lock, Rng(ctx.rng.next()));
-  const std::optional<LockLease> lease = take_lock(ctx, lock, id);
+  // A waiter looks again after each release: the holder has most likely
+  // migrated the user, who is then served without the lock, instead of
+  // every waiter taking the lock in turn only to find the work done.
+  std::optional<LoadedUser> migrated_meanwhile;
+  const auto done_meanwhile = [&] {
+    if (!options.fast_path) return false;
+    migrated_meanwhile = load_user(ctx.pg, id, options.strategy, &ctx.stats.queries);
+    return migrated_meanwhile.has_value();
+  };
+  const std::optional<LockLease> lease = take_lock(ctx, lock, id, done_meanwhile);
+  if (migrated_meanwhile) {
+    verify_loaded(*migrated_meanwhile);
+    return *migrated_meanwhile;
+  }
   struct Release {
     ReferenceMigrator& self;
     MigratorContext& ctx;
@@ -141,7 +154,7 @@ LoadedUser ReferenceMigrator::get_user_verified(MigratorContext& ctx, const std:
 bool ReferenceMigrator::backfill_user(MigratorContext& ctx, const std::string& id) {
   // A batch migration takes the same lock as the lookups it races.
   RedisLock lock(ctx.redis, ctx.lock, ctx.rng.derive("backfill"));
-  const std::optional<LockLease> lease = take_lock(ctx, lock, id);
+  const std::optional<LockLease> lease = take_lock(ctx, lock, id, [] { return false; });
   try {
     migrate_user(ctx, id, lease ? lease->fencing_token : 0);
   } catch (...) {
@@ -151,9 +164,10 @@ bool ReferenceMigrator::backfill_user(MigratorContext& ctx, const std::string& i
   return lease && give_back_lock(ctx, lock, *lease);
 }
 
-std::optional<LockLease> ReferenceMigrator::take_lock(MigratorContext& ctx, RedisLock& lock,
-                                                      const std::string& id) {
-  return lock.acquire(id, &ctx.stats.lock_waits);
+std::optional<LockLease> ReferenceMigrator::take_lock(
+    MigratorContext& ctx, RedisLock& lock, const std::string& id,
+    const RedisLock::DoneMeanwhile& done_meanwhile) {
+  return lock.acquire_unless(id, done_meanwhile, &ctx.stats.lock_waits);
 }
 
 bool ReferenceMigrator::give_back_lock(MigratorContext&, RedisLock& lock, const LockLease& lease) {

@@ -53,10 +53,14 @@ class ReferenceMigrator : public Migrator {
   // ---- the lock ----------------------------------------------------------
 
   /// Takes the user's lock, waiting at most the lock's max_wait. Never goes
-  /// on without it: Redis unreachable is the lookup's error. nullopt would
-  /// mean "proceed unlocked" (token 0), which only a catalog bug returns.
+  /// on without it: Redis unreachable is the lookup's error. nullopt means
+  /// "not needed any more" (done_meanwhile said so) or, from a catalog bug
+  /// only, "proceed unlocked" (token 0).
+  /// While it waits, `done_meanwhile` is asked after each release whether
+  /// the lock is still needed; nullopt too when it said no.
   virtual std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock& lock,
-                                             const std::string& id);
+                                             const std::string& id,
+                                             const RedisLock::DoneMeanwhile& done_meanwhile);
   /// Releases the lease only if it is still ours (compare-and-delete);
   /// false if it had expired meanwhile.
   virtual bool give_back_lock(MigratorContext& ctx, RedisLock& lock, const LockLease& lease);

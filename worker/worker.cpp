@@ -19,6 +19,7 @@
 #include "migrator/failpoints/registry.hpp"
 #include "migrator/failpoints/spec.hpp"
 #include "migrator/io/reactor.hpp"
+#include "migrator/loading.hpp"
 #include "migrator/migrator.hpp"
 #include "migrator/migrator_client.hpp"
 #include "migrator/verification.hpp"
@@ -30,6 +31,9 @@ namespace orgquake::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// A legacy id no world has: the warm-up lookup finds nothing.
+constexpr const char* warm_up_user = "orgquake-warm-up-no-such-user";
 
 /// What a client fiber is doing, so that a failpoint firing in it can be
 /// attributed to a client, an operation and a user.
@@ -244,7 +248,13 @@ class Worker {
     auto endpoints = plan_.endpoints;
     endpoints.redis.client_name = connection_name(plan_.worker, client);
     endpoints.pg_application_name = endpoints.redis.client_name;
-    return migrator::MigratorClient::connect(endpoints, io::after(std::chrono::seconds(5)));
+    auto connected =
+        migrator::MigratorClient::connect(endpoints, io::after(std::chrono::seconds(5)));
+    // A new PostgreSQL session fills its catalog caches on its first query,
+    // milliseconds of server time each: done here, before ready, the race's
+    // first lookups meet warm sessions, as an app server's pooled ones are.
+    migrator::load_user(connected->pg, warm_up_user, lookup_.strategy);
+    return connected;
   }
 
   void run_client(int index) {

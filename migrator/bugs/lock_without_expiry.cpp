@@ -26,8 +26,8 @@ class LockWithoutExpiry final : public ReferenceMigrator {
   std::string_view name() const override { return "bug:lock_without_expiry"; }
 
  protected:
-  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock&,
-                                     const std::string& id) override {
+  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock&, const std::string& id,
+                                     const RedisLock::DoneMeanwhile&) override {
     LockLease lease;
     lease.user_id = id;
     lease.key = ctx.lock.key_prefix + id;

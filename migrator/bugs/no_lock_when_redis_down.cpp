@@ -15,10 +15,10 @@ class NoLockWhenRedisDown final : public ReferenceMigrator {
   std::string_view name() const override { return "bug:no_lock_when_redis_down"; }
 
  protected:
-  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock& lock,
-                                     const std::string& id) override {
+  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock& lock, const std::string& id,
+                                     const RedisLock::DoneMeanwhile& done_meanwhile) override {
     try {
-      return ReferenceMigrator::take_lock(ctx, lock, id);
+      return ReferenceMigrator::take_lock(ctx, lock, id, done_meanwhile);
     } catch (const io::RedisUnavailable&) {
       return std::nullopt;  // proceed unlocked
     }

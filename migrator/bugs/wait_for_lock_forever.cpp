@@ -15,12 +15,12 @@ class WaitForLockForever final : public ReferenceMigrator {
   std::string_view name() const override { return "bug:wait_for_lock_forever"; }
 
  protected:
-  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock&,
-                                     const std::string& id) override {
+  std::optional<LockLease> take_lock(MigratorContext& ctx, RedisLock&, const std::string& id,
+                                     const RedisLock::DoneMeanwhile& done_meanwhile) override {
     LockOptions unbounded = ctx.lock;
     unbounded.max_wait = std::chrono::hours(24);
     RedisLock patient(ctx.redis, unbounded, Rng(ctx.rng.next()));
-    return patient.acquire(id, &ctx.stats.lock_waits);
+    return patient.acquire_unless(id, done_meanwhile, &ctx.stats.lock_waits);
   }
 };
 
