@@ -1,5 +1,6 @@
 // The lock and the fence: a paused holder cannot commit stale work, Redis
 // down is an error rather than an unlocked migration, waits are bounded.
+#include <algorithm>
 #include <thread>
 
 #include <boost/fiber/all.hpp>
@@ -123,6 +124,120 @@ BOOST_AUTO_TEST_CASE(a_held_lock_is_waited_for_within_a_bound) {
   BOOST_TEST(migrator::make_reference_migrator()
                  ->get_user_verified(ctx, user.user_id, {})
                  .personal_org.has_value());
+}
+
+// The waits below are long (a 10 s slice and lease, a 3 s bound) and the
+// release comes after 50 ms: a waiter that polled blindly, or missed the
+// release's notification, would sleep past its bound and throw LockTimeout.
+// What each waiter returns shows it was woken by the release.
+namespace {
+migrator::LockOptions long_waits() {
+  auto lock = test::MigrationFixture::short_lock();
+  lock.ttl = 10s;
+  lock.wait_slice = 10s;
+  lock.max_wait = 3s;
+  return lock;
+}
+
+struct WaitOutcome {
+  std::optional<migrator::LockLease> lease;
+  int waits = 0;
+  std::string error;
+};
+
+/// `holder` holds the lock of `user`; a waiter fiber waits for it while the
+/// main fiber releases it after 50 ms, having set `*done` first if given.
+WaitOutcome wait_through_a_release(test::MigrationFixture& fixture, const std::string& user,
+                                   bool done_before_release) {
+  WaitOutcome outcome;
+  std::thread runner([&] {
+    try {
+      io::use_reactor_scheduler();
+      const auto lock = long_waits();
+      auto holder_client = fixture.connect(lock);
+      auto waiter_client = fixture.connect(lock);
+      migrator::RedisLock holder(holder_client->redis, lock, Rng(3));
+      migrator::RedisLock waiter(waiter_client->redis, lock, Rng(4));
+      const auto lease = holder.acquire(user);
+      bool done = false;
+      boost::fibers::fiber waiting([&] {
+        try {
+          outcome.lease = waiter.acquire_unless(
+              user, [&] { return done; }, &outcome.waits);
+        } catch (const std::exception& e) {
+          outcome.error = e.what();
+        }
+      });
+      boost::this_fiber::sleep_for(50ms);
+      done = done_before_release;
+      if (!holder.release(lease)) outcome.error = "the holder lost its lease";
+      waiting.join();
+      if (outcome.lease) waiter.release(*outcome.lease);
+    } catch (const std::exception& e) {
+      outcome.error = e.what();
+    }
+  });
+  runner.join();
+  return outcome;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_release_wakes_the_waiter_who_then_holds_the_lock) {
+  test::MigrationFixture fixture(4);
+  const auto outcome = wait_through_a_release(fixture, "user-woken", false);
+  BOOST_TEST(outcome.error.empty(), outcome.error);
+  BOOST_TEST(outcome.lease.has_value());
+  BOOST_TEST(outcome.waits == 1);  // one held attempt, then the grant after the wake
+}
+
+BOOST_AUTO_TEST_CASE(a_waiter_whose_work_was_done_meanwhile_returns_without_the_lock) {
+  test::MigrationFixture fixture(4);
+  const auto outcome = wait_through_a_release(fixture, "user-done", true);
+  BOOST_TEST(outcome.error.empty(), outcome.error);
+  BOOST_TEST(!outcome.lease.has_value());
+  BOOST_TEST(outcome.waits == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_lookup_waiting_on_a_migration_is_served_by_the_fast_path) {
+  // 64 lookups of one unmigrated user in one worker: one migrates, the
+  // others wait once and are then served by the fast path, not by the lock
+  // in turn (which would make some wait many times).
+  test::MigrationFixture fixture(4);
+  const auto& user = fixture.plain_user();
+  std::vector<int> waits(64, -1);
+  std::string error;
+  std::thread runner([&] {
+    try {
+      io::use_reactor_scheduler();
+      std::vector<std::unique_ptr<test::MigrationFixture::Client>> clients;
+      for (std::size_t i = 0; i < waits.size(); ++i)
+        clients.push_back(fixture.connect(long_waits()));
+      auto migrator = migrator::make_reference_migrator();
+      std::vector<boost::fibers::fiber> fibers;
+      for (std::size_t i = 0; i < waits.size(); ++i) {
+        fibers.emplace_back([&, i] {
+          auto ctx = clients[i]->context(i + 1);
+          try {
+            migrator::LookupOptions options;
+            options.fast_path = true;
+            migrator->get_user_verified(ctx, user.user_id, options);
+          } catch (const std::exception& e) {
+            error = e.what();
+          }
+          waits[i] = ctx.stats.lock_waits;
+        });
+      }
+      for (auto& f : fibers) f.join();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  runner.join();
+  BOOST_TEST(error.empty(), error);
+  BOOST_TEST(*std::max_element(waits.begin(), waits.end()) <= 1);
+  BOOST_TEST(fixture.pg()
+                 .exec("SELECT count(*) FROM org WHERE owner_user_id = $1", {user.user_id})
+                 .integer(0, 0) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(release_never_deletes_a_lock_someone_else_holds_and_tokens_increase) {
