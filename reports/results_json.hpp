@@ -16,7 +16,9 @@ namespace orgquake::reports {
 ///  "started_at", "spec", "trials": [{"index", "scenario", "seed", "verdict",
 ///  "error" (only when nonempty), "invariants": [{"name", "verdict", "summary",
 ///  "evidence": [{"symptom", "what", "data"}]}], "stats", "fault_plan", "choices",
-///  "failpoint_order", "options", "duration_s", "repro"}]}.
+///  "failpoint_order", "options", "duration_s", "repro"}]}, and "shard":
+/// {"index", "count"} for one shard of a suite. results::run_from_json
+/// reads it back.
 /// Seeds are unsigned integers, exact over the whole uint64 range. The
 /// history is not here: it goes to history.jsonl. "symptom" is the
 /// evidence's stable code (results::Evidence); results::Verdict::from_json

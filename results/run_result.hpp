@@ -4,6 +4,7 @@
 // engine fills it; nothing downstream reaches back into the engine.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,13 @@ struct TrialResult {
   history::History history;
 };
 
+/// Which of a suite's disjoint slices a run ran (`orgquake run --shard K/N`):
+/// the trials whose index is K-1 modulo N.
+struct Shard {
+  int index = 1;  ///< K, from 1
+  int count = 1;  ///< N
+};
+
 struct RunResult {
   std::uint64_t seed = 0;
   std::string suite;  ///< suite name, or the spec file's stem
@@ -75,6 +83,8 @@ struct RunResult {
   /// The suite as it ran (SuiteSpec::to_json), so that repro can rebuild it.
   nlohmann::json spec = nlohmann::json::object();
   std::vector<TrialResult> trials;
+  /// Set when the run was one shard of its suite; `orgquake merge` joins them.
+  std::optional<Shard> shard;
   /// A story told above the trials (`orgquake shrink`: what the shrunk trial
   /// does and breaks); empty for a plain run.
   std::string story_title;
