@@ -26,6 +26,7 @@ void add_list_command(CLI::App& app, Action& action);
 void add_repro_command(CLI::App& app, Action& action);
 void add_mutation_score_command(CLI::App& app, Action& action);
 void add_shrink_command(CLI::App& app, Action& action);
+void add_merge_command(CLI::App& app, Action& action);
 /// The hidden `orgquake worker` that the controller starts for each worker process.
 void add_worker_command(CLI::App& app, Action& action);
 

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   orgquake::cli::add_repro_command(app, action);
   orgquake::cli::add_mutation_score_command(app, action);
   orgquake::cli::add_shrink_command(app, action);
+  orgquake::cli::add_merge_command(app, action);
   orgquake::cli::add_worker_command(app, action);
   try {
     app.parse(argc, argv);

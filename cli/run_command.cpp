@@ -3,8 +3,10 @@
 // and exits 0 (valid), 1 (invalid) or 2 (unknown, or a harness error).
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -12,11 +14,31 @@
 #include "cli/run_output.hpp"
 #include "core/error.hpp"
 #include "engine/controller_run.hpp"
+#include "engine/parallel_run.hpp"
 #include "engine/scenario.hpp"
 #include "engine/suite_spec.hpp"
+#include "reports/atomic_file.hpp"
+#include "reports/results_json.hpp"
+#include "results/run_result_json.hpp"
 
 namespace orgquake::cli {
 namespace {
+
+/// --jobs when not given: ORGQUAKE_JOBS (a CI runner that shares its cores
+/// caps it there), else the number of cores.
+int default_jobs() {
+  if (const char* text = std::getenv("ORGQUAKE_JOBS"); text != nullptr && *text != '\0') {
+    int jobs = 0;
+    const std::string_view value(text);
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), jobs);
+    if (ec != std::errc{} || end != value.data() + value.size() || jobs < 1 || jobs > 256) {
+      throw UsageError(
+          fmt::format("ORGQUAKE_JOBS: '{}' is not a whole number of jobs in 1..256", value));
+    }
+    return jobs;
+  }
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 struct RunOptions {
   std::optional<std::string> suite;
@@ -29,7 +51,78 @@ struct RunOptions {
   std::vector<std::string> migrator_files;
   std::optional<std::string> out;
   services::ServicesOptions services;
+  std::optional<int> jobs;           ///< default_jobs() when not given
+  std::optional<std::string> shard;  ///< "K/N"; parsed by parse_shard()
+  /// A lane of a parallel run (hidden): the trial indexes it runs, and where
+  /// it leaves each finished trial for its parent.
+  std::optional<std::string> lane_trials;
+  std::optional<std::string> lane_dir;
 };
+
+/// --shard K/N: 1 <= K <= N.
+results::Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  int k = 0, n = 0;
+  const auto parse = [](std::string_view part, int& value) {
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+    return !part.empty() && ec == std::errc{} && end == part.data() + part.size();
+  };
+  if (slash == std::string::npos || !parse(std::string_view(text).substr(0, slash), k) ||
+      !parse(std::string_view(text).substr(slash + 1), n) || n < 1 || k < 1 || k > n) {
+    throw UsageError(fmt::format(
+        "--shard: '{}' is not K/N with whole numbers 1 <= K <= N (for example 2/4)", text));
+  }
+  return {k, n};
+}
+
+std::vector<int> parse_lane_trials(const std::string& text) {
+  std::vector<int> indexes;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    int index = 0;
+    const std::string_view part(text.data() + start, comma - start);
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), index);
+    if (part.empty() || ec != std::errc{} || end != part.data() + part.size() || index < 0) {
+      throw UsageError(fmt::format("--lane-trials: '{}' is not a list of trial indexes", text));
+    }
+    indexes.push_back(index);
+    start = comma + 1;
+  }
+  return indexes;
+}
+
+/// The command line that makes a child `orgquake run` one lane of `options`'
+/// run: the same suite, seed and migrator, its own trials and services.
+std::vector<std::string> lane_arguments(const RunOptions& options,
+                                        const engine::RunRequest& request,
+                                        const std::vector<int>& indexes,
+                                        const std::filesystem::path& lane_dir) {
+  std::vector<std::string> args{"run"};
+  const auto add = [&](const char* flag, const std::string& value) {
+    args.push_back(flag);
+    args.push_back(value);
+  };
+  if (options.spec_file) add("--spec", std::filesystem::absolute(*options.spec_file).string());
+  if (options.suite) add("--suite", *options.suite);
+  if (options.scenario) add("--scenario", *options.scenario);
+  if (options.trials) add("--trials", std::to_string(*options.trials));
+  if (options.users) add("--users", std::to_string(*options.users));
+  if (options.migrator) add("--migrator", *options.migrator);
+  for (const auto& file : options.migrator_files) {
+    add("--migrators", std::filesystem::absolute(file).string());
+  }
+  if (options.services.pg_url) add("--pg-url", *options.services.pg_url);
+  if (options.services.redis_url) add("--redis-url", *options.services.redis_url);
+  add("--seed", std::to_string(request.seed));
+  add("--out", std::filesystem::absolute(request.out_dir).string());
+  add("--jobs", "1");
+  std::string list;
+  for (int index : indexes) list += (list.empty() ? "" : ",") + std::to_string(index);
+  add("--lane-trials", list);
+  add("--lane-dir", lane_dir.string());
+  return args;
+}
 
 std::string scenario_names() {
   std::string names;
@@ -90,6 +183,35 @@ int run(const RunOptions& options) {
           .find(options.migrator.value_or(request.spec.migrator.value_or("reference")));
   request.out_dir = options.out.value_or(default_out_dir(request.spec.name, request.seed));
   request.services = options.services;
+  if (options.shard) request.shard = parse_shard(*options.shard);
+
+  if (options.lane_trials || options.lane_dir) {
+    if (!options.lane_trials || !options.lane_dir) {
+      throw UsageError("--lane-trials and --lane-dir go together (a lane of --jobs)");
+    }
+    // A lane: its trials only, each handed over as a whole file; the parent
+    // prints, and writes the reports.
+    request.only_trials = parse_lane_trials(*options.lane_trials);
+    request.progress = false;
+    const std::filesystem::path lane_dir = *options.lane_dir;
+    request.on_trial = [lane_dir](const results::TrialResult& trial) {
+      reports::write_file_atomically(
+          engine::lane_trial_file(lane_dir, trial.index),
+          reports::dump_report_json(results::trial_with_history_to_json(trial)));
+    };
+    engine::run_suite(request);
+    return 0;
+  }
+  const auto planned = engine::plan_run(request);
+  const int jobs = options.jobs.value_or(default_jobs());
+  if (jobs > 1 && planned.size() > 1) {
+    return finish_run(engine::run_suite_in_lanes(
+                          request, jobs,
+                          [&](const std::vector<int>& indexes, const std::filesystem::path& dir) {
+                            return lane_arguments(options, request, indexes, dir);
+                          }),
+                      request.out_dir);
+  }
   return finish_run(engine::run_suite(request), request.out_dir);
 }
 
@@ -126,6 +248,17 @@ void add_run_command(CLI::App& app, Action& action) {
                       "Use this PostgreSQL instead of starting one (or ORGQUAKE_PG_URL)");
   run_cmd->add_option("--redis-url", options->services.redis_url,
                       "Use this Redis instead of starting one (or ORGQUAKE_REDIS_URL)");
+  run_cmd
+      ->add_option("--jobs", options->jobs,
+                   "Trials run at once, each in its own lane with its own services (default: the "
+                   "number of cores, or ORGQUAKE_JOBS); results are those of a serial run")
+      ->check(CLI::Range(1, 256));
+  run_cmd->add_option("--shard", options->shard,
+                      "Only the K-th of N disjoint slices of the trials (K/N, e.g. 2/4); join the "
+                      "shards' directories with orgquake merge");
+  // A lane of --jobs: started by the parent run, not by people.
+  run_cmd->add_option("--lane-trials", options->lane_trials)->group("");
+  run_cmd->add_option("--lane-dir", options->lane_dir)->group("");
   run_cmd->callback([options, &action] { action = [options] { return run(*options); }; });
 }
 

@@ -56,12 +56,19 @@ struct PlannedTrial {
 std::vector<PlannedTrial> plan_trials(const RunRequest& request) {
   std::vector<PlannedTrial> planned;
   int index = 0;
+  int selected_before_shard = 0;
   for (const auto& entry : request.spec.scenarios) {
     const Scenario* scenario = find_scenario(entry.scenario);
     if (scenario == nullptr) throw UsageError("unknown scenario " + entry.scenario);
     for (int k = 0; k < request.spec.trials; ++k, ++index) {
       if (request.scenario && *request.scenario != entry.scenario) continue;
       if (request.trial && *request.trial != index) continue;
+      ++selected_before_shard;
+      if (request.shard && index % request.shard->count != request.shard->index - 1) continue;
+      if (request.only_trials && std::find(request.only_trials->begin(), request.only_trials->end(),
+                                           index) == request.only_trials->end()) {
+        continue;
+      }
       // A replay table pins the seed of every trial of its entry.
       planned.push_back(
           {index, scenario, &entry,
@@ -70,6 +77,11 @@ std::vector<PlannedTrial> plan_trials(const RunRequest& request) {
   }
   if (request.trial && planned.empty()) {
     throw UsageError(fmt::format("the run has no trial {} (it has {})", *request.trial, index));
+  }
+  if (request.shard && planned.empty() && selected_before_shard > 0) {
+    throw UsageError(fmt::format(
+        "--shard {}/{}: the selection has {} trials, so this shard has none; use N <= {}",
+        request.shard->index, request.shard->count, selected_before_shard, selected_before_shard));
   }
   return planned;
 }
@@ -244,6 +256,8 @@ TrialResult run_planned_trial(TrialEnvironment& environment, const PlannedTrial&
   return result;
 }
 
+}  // namespace
+
 void print_trial_line(const TrialResult& result, std::size_t position, std::size_t total) {
   fmt::print(
       "[{:>{}}/{}] {:<28} seed {:<20} {:<7} {:>6.2f} s  lookups in flight {:>3}, "
@@ -268,8 +282,6 @@ void print_trial_line(const TrialResult& result, std::size_t position, std::size
   }
   fmt::print("      replay: {}\n", result.repro_command);
 }
-
-}  // namespace
 
 std::uint64_t trial_seed(std::uint64_t run_seed, std::string_view scenario, int k) {
   return Rng(run_seed).derive(fmt::format("trial/{}/{}", scenario, k)).next();
@@ -335,6 +347,33 @@ TrialResult RunSession::run_trial(const SuiteSpec& spec, const ScenarioEntry& en
                            selected_invariants(spec));
 }
 
+std::vector<PlannedTrialInfo> plan_run(const RunRequest& request) {
+  const auto planned = plan_trials(request);
+  selected_invariants(request.spec);
+  if (planned.empty()) throw UsageError("the selection runs no trial");
+  std::vector<PlannedTrialInfo> infos;
+  for (const auto& trial : planned) {
+    infos.push_back({trial.index, std::string(trial.scenario->name()), trial.seed});
+  }
+  return infos;
+}
+
+RunResult run_header(const RunRequest& request, const MigratorUnderTest& migrator_under_test) {
+  RunResult run;
+  run.seed = request.seed;
+  run.suite = request.spec.name;
+  run.migrator = request.migrator.name;
+  run.migrator_declaration = request.migrator.to_json();
+  run.migrator_description = migrator_under_test.description.to_json();
+  run.users = request.spec.users;
+  run.git_sha = git_sha();
+  run.started_at = utc_now();
+  run.out_dir = request.out_dir.string();
+  run.spec = request.spec.to_json();
+  run.shard = request.shard;
+  return run;
+}
+
 RunResult run_suite(const RunRequest& request) {
   const auto started = Clock::now();
   const auto planned = plan_trials(request);
@@ -343,17 +382,7 @@ RunResult run_suite(const RunRequest& request) {
   RunSession session(
       {request.seed, request.spec.users, request.migrator, request.services, request.out_dir});
 
-  RunResult run;
-  run.seed = request.seed;
-  run.suite = request.spec.name;
-  run.migrator = request.migrator.name;
-  run.migrator_declaration = request.migrator.to_json();
-  run.migrator_description = session.migrator().description.to_json();
-  run.users = request.spec.users;
-  run.git_sha = git_sha();
-  run.started_at = utc_now();
-  run.out_dir = request.out_dir.string();
-  run.spec = request.spec.to_json();
+  RunResult run = run_header(request, session.migrator());
   if (request.progress) {
     fmt::print(
         "orgquake run: suite {}, migrator {}, seed {}, {} users, {} trials; services "
@@ -376,6 +405,7 @@ RunResult run_suite(const RunRequest& request) {
     result.repro_command =
         fmt::format("orgquake repro {} --trial {}", request.out_dir.string(), result.index);
     run.verdict = std::max(run.verdict, result.verdict);
+    if (request.on_trial) request.on_trial(result);
     if (request.progress) {
       if (terminal) fmt::print("\x1b[2K");
       print_trial_line(result, i + 1, planned.size());

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/migrator_catalog.hpp"
 #include "engine/suite_spec.hpp"
@@ -28,9 +30,37 @@ struct RunRequest {
   std::optional<int> trial;
   std::filesystem::path out_dir;
   services::ServicesOptions services;
+  /// Only the K-th of N disjoint slices of the selected trials (--shard K/N):
+  /// those whose index is K-1 modulo N.
+  std::optional<results::Shard> shard;
+  /// Only these trial indexes (a lane of a parallel run is given its own).
+  std::optional<std::vector<int>> only_trials;
   /// Print a line per trial, and a progress line while one runs on a terminal.
   bool progress = true;
+  /// Called with each trial as it finishes (a lane hands it to its parent).
+  std::function<void(const results::TrialResult&)> on_trial;
 };
+
+/// A trial the request selects, before it runs.
+struct PlannedTrialInfo {
+  int index = 0;
+  std::string scenario;
+  std::uint64_t seed = 0;
+};
+
+/// The trials `request` runs, in index order, after checking what can be
+/// checked before anything starts (scenarios, invariants, the selection).
+/// Throws UsageError (exit 2).
+std::vector<PlannedTrialInfo> plan_run(const RunRequest& request);
+
+/// The run's header fields (seed, suite, migrator, spec, git sha, start time,
+/// shard) as run_suite fills them; trials and verdict are left empty.
+results::RunResult run_header(const RunRequest& request,
+                              const MigratorUnderTest& migrator_under_test);
+
+/// The line a run prints for a finished trial: "[3/22] scenario seed ...
+/// valid 1.2 s ...", then what broke and the replay command when not valid.
+void print_trial_line(const results::TrialResult& result, std::size_t position, std::size_t total);
 
 /// Runs the trials; throws UsageError / EnvironmentError for bad input or a
 /// broken environment (exit 2), Interrupted on Ctrl-C (everything started is

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "services/interlock.hpp"
+#include "services/postgres_binaries.hpp"
 #include "services/postgres_cluster_cache.hpp"
 
 namespace orgquake::services {
@@ -33,26 +34,50 @@ void check_external_postgres(const PgUrl& url) {
   require_marker(*connection, url);
 }
 
+// The external servers the options name (from the flags or the
+// environment), parsed and checked against each other.
+struct ExternalServers {
+  std::optional<PgUrl> pg;
+  std::optional<RedisUrl> redis;
+};
+
+ExternalServers parse_external_servers(const ServicesOptions& options) {
+  const auto pg_url = from_flag_or_env(options.pg_url, "ORGQUAKE_PG_URL");
+  const auto redis_url = from_flag_or_env(options.redis_url, "ORGQUAKE_REDIS_URL");
+  ExternalServers external;
+  if (pg_url) external.pg = PgUrl::parse(*pg_url);
+  if (redis_url) external.redis = RedisUrl::parse(*redis_url);
+  if (external.pg && options.pg_port) {
+    throw UsageError("--pg-port is for the embedded server; it cannot go with --pg-url");
+  }
+  if (external.redis && options.redis_port) {
+    throw UsageError("--redis-port is for the embedded server; it cannot go with --redis-url");
+  }
+  return external;
+}
+
 }  // namespace
+
+void Services::check(const ServicesOptions& options) {
+  const auto external = parse_external_servers(options);
+  if (external.pg) {
+    check_external_postgres(*external.pg);
+  } else {
+    find_postgres_binaries();
+  }
+  if (external.redis) {
+    claim_or_require_redis_marker(*external.redis);
+  } else {
+    find_redis_server();
+  }
+}
 
 std::unique_ptr<Services> Services::start(const ServicesOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   std::unique_ptr<Services> services(new Services());
 
   // Parse everything first: a bad URL must not leave a server running.
-  const auto pg_url = from_flag_or_env(options.pg_url, "ORGQUAKE_PG_URL");
-  const auto redis_url = from_flag_or_env(options.redis_url, "ORGQUAKE_REDIS_URL");
-  std::optional<PgUrl> external_pg;
-  std::optional<RedisUrl> external_redis;
-  if (pg_url) external_pg = PgUrl::parse(*pg_url);
-  if (redis_url) external_redis = RedisUrl::parse(*redis_url);
-  if (external_pg && options.pg_port) {
-    throw UsageError("--pg-port is for the embedded server; it cannot go with --pg-url");
-  }
-  if (external_redis && options.redis_port) {
-    throw UsageError("--redis-port is for the embedded server; it cannot go with --redis-url");
-  }
-
+  const auto [external_pg, external_redis] = parse_external_servers(options);
   if (external_pg) {
     check_external_postgres(*external_pg);
     services->admin_url_ = *external_pg;

@@ -33,6 +33,11 @@ class Services {
   /// Validates every URL before starting anything, so bad input leaves
   /// nothing running. Throws UsageError or EnvironmentError.
   static std::unique_ptr<Services> start(const ServicesOptions& options);
+  /// What start() checks before it starts anything, without starting: the
+  /// URLs parse, the flags go together, an external server is one orgquake
+  /// may use, the embedded servers' programs exist. A parent of runs that
+  /// each start their own (the lanes of --jobs) fails once, in one line.
+  static void check(const ServicesOptions& options);
   ~Services();
 
   /// A database orgquake may write to and create trial databases from.

@@ -1,11 +1,13 @@
 #define BOOST_TEST_MODULE orgquake command line
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <sys/mount.h>
+#include <sys/wait.h>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -66,6 +68,13 @@ BOOST_DATA_TEST_CASE(is_one_line_and_exit_code_2,
                          {"run", "--suite", "smoke", "--scenario", "redis_outage"},
                          {"run", "--migrator", "nope"},
                          {"run", "--migrator", "bug:nope"},
+                         {"run", "--jobs", "0"},
+                         {"run", "--shard", "3/2"},
+                         {"run", "--shard", "0/2"},
+                         {"run", "--shard", "half"},
+                         {"run", "--suite", "smoke", "--shard", "3/4"},
+                         {"merge"},
+                         {"merge", "/nonexistent/run"},
                          {"mutation-score", "--bugs", "nope"},
                          {"mutation-score", "--suite", "nope"},
                          {"repro", "/nonexistent/run"},
@@ -136,6 +145,19 @@ struct can_mount_tmpfs {
 };
 
 }  // namespace
+
+BOOST_DATA_TEST_CASE(a_bad_jobs_default_from_the_environment_is_one_line,
+                     boost::unit_test::data::make({"ORGQUAKE_JOBS=banana", "ORGQUAKE_JOBS=0"}),
+                     variable) {
+  PrivateRuntime runtime;
+  auto environment = runtime.environment();
+  environment.push_back(variable);
+  const auto result = test::run_orgquake({"run", "--suite", "smoke"}, environment);
+  BOOST_TEST(result.exit_code == 2);
+  BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  BOOST_TEST(result.err.find("ORGQUAKE_JOBS") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
 
 BOOST_AUTO_TEST_CASE(a_full_disk_is_one_line_and_leaves_nothing,
                      *boost::unit_test::precondition(test::services_available()) *
@@ -219,6 +241,150 @@ BOOST_AUTO_TEST_CASE(smoke_suite_is_valid_reproducible_and_cleans_up) {
   BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
   BOOST_TEST(replay.out.find("failpoint order: same") != std::string::npos);
   BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+namespace {
+
+// What makes two runs of one seed the same run: which trials, with which
+// seeds, plans, choices and verdicts. Durations and timing-dependent counts
+// (lock waits) are not part of it.
+void require_same_trials(const nlohmann::json& expected, const nlohmann::json& actual,
+                         const std::string& what) {
+  BOOST_TEST_CONTEXT(what) {
+    BOOST_TEST(actual.at("seed") == expected.at("seed"));
+    BOOST_TEST(actual.at("suite") == expected.at("suite"));
+    BOOST_TEST(actual.at("verdict") == expected.at("verdict"));
+    BOOST_REQUIRE(actual.at("trials").size() == expected.at("trials").size());
+    for (std::size_t i = 0; i < expected.at("trials").size(); ++i) {
+      const auto& want = expected["trials"][i];
+      const auto& got = actual["trials"][i];
+      BOOST_TEST_CONTEXT("trial " << i) {
+        for (const char* field :
+             {"index", "scenario", "seed", "verdict", "fault_plan", "choices", "options"}) {
+          BOOST_TEST(got.at(field) == want.at(field), field);
+        }
+        BOOST_REQUIRE(got.at("invariants").size() == want.at("invariants").size());
+        for (std::size_t k = 0; k < want.at("invariants").size(); ++k) {
+          BOOST_TEST(got["invariants"][k]["name"] == want["invariants"][k]["name"]);
+          BOOST_TEST(got["invariants"][k]["verdict"] == want["invariants"][k]["verdict"]);
+        }
+      }
+    }
+  }
+}
+
+// The trial indexes history.jsonl has events of, each with how many.
+std::map<int, std::size_t> history_trials(const fs::path& file) {
+  std::ifstream in(file);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << file);
+  std::map<int, std::size_t> events;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) ++events[nlohmann::json::parse(line).at("trial").get<int>()];
+  }
+  return events;
+}
+
+}  // namespace
+
+// The same seed gives the same trials whether they run one after another,
+// in two lanes at once (--jobs 2), or as two shards on two machines joined by
+// merge; files list trials in index order, and the merged directory is a run
+// directory that repro replays.
+BOOST_AUTO_TEST_CASE(lanes_and_merged_shards_give_the_trials_of_a_serial_run) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const fs::path root = out.path();
+  const auto run = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args{
+        "run", "--suite", "smoke", "--trials", "2", "--seed", "5", "--out", (root / name).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto result = test::run_orgquake(args, runtime.environment());
+    BOOST_TEST_INFO(name << " stdout: " << result.out << "\nstderr: " << result.err);
+    BOOST_TEST(result.exit_code == 0);
+    return result;
+  };
+  run("serial", {"--jobs", "1"});
+  const auto lanes = run("lanes", {"--jobs", "2"});
+  BOOST_TEST(lanes.out.find("in 2 lanes") != std::string::npos);
+  run("shard-1", {"--shard", "1/2", "--jobs", "1"});
+  run("shard-2", {"--shard", "2/2", "--jobs", "2"});  // a shard may run in lanes too
+
+  const auto serial = read_json(root / "serial" / "results.json");
+  BOOST_REQUIRE(serial.at("trials").size() == 4u);
+  require_same_trials(serial, read_json(root / "lanes" / "results.json"), "--jobs 2");
+  BOOST_TEST(!fs::exists(root / "lanes" / ".lanes"));  // the lanes' hand-over is cleaned up
+  const auto shard = read_json(root / "shard-1" / "results.json");
+  BOOST_TEST(shard.at("shard").at("index") == 1);
+  BOOST_TEST(shard.at("trials").size() == 2u);
+
+  // A shard alone, or a run that is not a shard, is not a whole run.
+  const auto missing =
+      test::run_orgquake({"merge", (root / "shard-1").string(), "--out", (root / "bad").string()},
+                         runtime.environment());
+  BOOST_TEST(missing.exit_code == 2);
+  BOOST_TEST(missing.err.find("shard 2/2 is missing") != std::string::npos);
+  const auto not_a_shard =
+      test::run_orgquake({"merge", (root / "serial").string(), (root / "shard-1").string(), "--out",
+                          (root / "bad").string()},
+                         runtime.environment());
+  BOOST_TEST(not_a_shard.exit_code == 2);
+  BOOST_TEST(std::count(not_a_shard.err.begin(), not_a_shard.err.end(), '\n') == 1);
+  BOOST_TEST(!fs::exists(root / "bad"));
+
+  const auto merged_dir = root / "merged";
+  const auto merge = test::run_orgquake({"merge", (root / "shard-2").string(),
+                                         (root / "shard-1").string(), "--out", merged_dir.string()},
+                                        runtime.environment());
+  BOOST_TEST_INFO("merge stdout: " << merge.out << "\nstderr: " << merge.err);
+  BOOST_TEST(merge.exit_code == 0);
+  const auto merged = read_json(merged_dir / "results.json");
+  require_same_trials(serial, merged, "merged shards");
+  BOOST_TEST(!merged.contains("shard"));
+  // Every event of every shard, and nothing else.
+  auto shard_events = history_trials(root / "shard-1" / "history.jsonl");
+  shard_events.merge(history_trials(root / "shard-2" / "history.jsonl"));
+  const auto merged_events = history_trials(merged_dir / "history.jsonl");
+  BOOST_TEST(merged_events.size() == 4u);
+  BOOST_TEST((merged_events == shard_events));
+  for (const auto& trial : merged.at("trials")) {
+    BOOST_TEST(trial.at("repro").get<std::string>().find(merged_dir.string()) != std::string::npos);
+  }
+  std::ifstream junit(merged_dir / "junit.xml");
+  const std::string junit_text((std::istreambuf_iterator<char>(junit)), {});
+  BOOST_TEST(junit_text.find("tests=\"4\"") != std::string::npos);
+  BOOST_TEST(fs::is_regular_file(merged_dir / "report.html"));
+  BOOST_TEST(fs::is_regular_file(merged_dir / "logs" / "trial-3-worker-0.log"));
+
+  const auto replay =
+      test::run_orgquake({"repro", merged_dir.string(), "--trial", "3"}, runtime.environment());
+  BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 0);
+  BOOST_TEST(replay.out.find("fault plan: same") != std::string::npos);
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// Ctrl-C during a parallel run stops every lane, and each lane stops what it
+// started: no server, no run directory, no hand-over files are left.
+BOOST_AUTO_TEST_CASE(ctrl_c_stops_every_lane_and_what_it_started) {
+  using namespace std::chrono_literals;
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  test::BackgroundCommand run(
+      "/usr/bin/env",
+      {"ORGQUAKE_RUNTIME_DIR=" + runtime.dir.path(), test::orgquake_binary(), "run", "--suite",
+       "smoke", "--trials", "2", "--jobs", "2", "--seed", "3", "--out", out.path()});
+  run.read_until("orgquake run:", 60s);
+  // Both lanes are up once each has made the run directory of its services.
+  BOOST_REQUIRE(test::eventually([&] { return runtime.leftovers() >= 2; }, 60s));
+  const auto lanes = test::children_of(run.pid());
+  BOOST_TEST(lanes.size() >= 2u);
+  run.kill_now(SIGINT);
+  const int status = run.wait();
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 2);
+  for (pid_t lane : lanes) BOOST_TEST(!test::process_exists(lane));
+  BOOST_TEST(runtime.leftovers() == 0u);
+  BOOST_TEST(!fs::exists(fs::path(out.path()) / ".lanes"));
 }
 
 // Any registered scenario runs by name: from the first built-in suite that

@@ -1,0 +1,35 @@
+#pragma once
+
+// `orgquake run --jobs N`: a run's trials spread over N lanes, each a child
+// `orgquake run` with its own services (database clone, fakes, Redis keys or
+// server), joined into the one result a serial run of the same seed gives.
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/controller_run.hpp"
+#include "results/run_result.hpp"
+
+namespace orgquake::engine {
+
+/// The arguments (after the program) that make `orgquake` run `indexes` of
+/// the parent's request as a lane, writing each finished trial to
+/// lane_trial_file(lane_dir, index).
+using LaneArguments = std::function<std::vector<std::string>(
+    const std::vector<int>& indexes, const std::filesystem::path& lane_dir)>;
+
+/// Where a lane leaves trial `index`: written whole (renamed into place) once
+/// the trial is judged, with its history.
+std::filesystem::path lane_trial_file(const std::filesystem::path& lane_dir, int index);
+
+/// Runs the request's trials in min(jobs, trials) lanes and returns the run
+/// as run_suite would: trials in index order, each with its history. Prints
+/// each trial's line as it finishes. A lane that dies leaves its unfinished
+/// trials unknown, naming its exit and its log. Throws UsageError for a
+/// request run_suite would refuse, Interrupted on Ctrl-C (every lane stopped).
+results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
+                                      const LaneArguments& lane_arguments);
+
+}  // namespace orgquake::engine
