@@ -39,6 +39,11 @@ class BenchEnvironment {
     int unmigrated_users = 100;
     /// Migrated users with one membership that the concurrent clients spread over.
     int lookup_pool_users = 64;
+    /// Users an earlier backfill migrated, their rows inserted in bulk, so
+    /// that the tables are the size of a production database's: in tables
+    /// of a hundred rows the planner scans them, and the lookups would
+    /// measure a scan and a hash join that no production lookup runs.
+    int background_users = 20000;
     /// Membership counts to have a migrated user for (the personal org counts as one).
     std::vector<int> membership_counts = {1, 4, 16, 64};
     /// Clients of the concurrent benchmarks (each a fiber with its own connections).
@@ -97,6 +102,7 @@ class BenchEnvironment {
   void migrate_users(const std::vector<std::string>& ids);
   void pin_to_one_cpu(services::Services& services);
   void add_team_memberships();
+  void add_background_users();
 
   Options options_;
   world::World world_;

@@ -57,22 +57,8 @@ std::string uuid_array(const std::vector<std::string>& ids) {
 }
 
 std::optional<LoadedUser> load_joined(io::PgConnection& pg, const std::string& id, Counter run) {
-  // One round trip: the user, its personal org, and every membership with
-  // its org and role. The personal org repeats on every membership row.
-  const auto r = run(pg,
-                     fmt::format("SELECT {}, "
-                                 "p.id, p.name, p.kind, p.owner_user_id, p.contact_email, "
-                                 "o.id, o.name, o.kind, o.owner_user_id, o.contact_email, "
-                                 "r.id, r.name, r.rank, m.llm_api_key "
-                                 "FROM app_user u "
-                                 "LEFT JOIN org p ON p.owner_user_id = u.legacy_user_id "
-                                 "AND p.kind = 'personal' "
-                                 "LEFT JOIN org_member m ON m.user_id = u.id "
-                                 "LEFT JOIN org o ON o.id = m.org_id "
-                                 "LEFT JOIN role r ON r.id = m.role_id "
-                                 "WHERE u.legacy_user_id = $1",
-                                 kUserColumns),
-                     {id});
+  static const std::string statement = joined_lookup_statement();
+  const auto r = run(pg, statement, {id});
   if (r.empty()) return std::nullopt;
   LoadedUser user = user_from(r, 0, 0);
   if (!r.is_null(0, 4)) user.personal_org = org_from(r, 0, 4);
@@ -193,6 +179,23 @@ LoadStrategy parse_load_strategy(std::string_view name) {
   }
   throw UsageError(
       fmt::format("unknown loading strategy '{}'; use joined, selectin or n_plus_one", name));
+}
+
+std::string joined_lookup_statement() {
+  // One round trip: the user, its personal org, and every membership with
+  // its org and role. The personal org repeats on every membership row.
+  return fmt::format(
+      "SELECT {}, "
+      "p.id, p.name, p.kind, p.owner_user_id, p.contact_email, "
+      "o.id, o.name, o.kind, o.owner_user_id, o.contact_email, "
+      "r.id, r.name, r.rank, m.llm_api_key "
+      "FROM app_user u "
+      "LEFT JOIN org p ON p.owner_user_id = u.legacy_user_id AND p.kind = 'personal' "
+      "LEFT JOIN org_member m ON m.user_id = u.id "
+      "LEFT JOIN org o ON o.id = m.org_id "
+      "LEFT JOIN role r ON r.id = m.role_id "
+      "WHERE u.legacy_user_id = $1",
+      kUserColumns);
 }
 
 std::optional<LoadedUser> load_user(io::PgConnection& pg, const std::string& legacy_user_id,

@@ -26,6 +26,10 @@ LoadStrategy parse_load_strategy(std::string_view name);
 std::optional<LoadedUser> load_user(io::PgConnection& pg, const std::string& legacy_user_id,
                                     LoadStrategy strategy, int* queries = nullptr);
 
+/// The one statement joined loading sends ($1: the legacy user id), for
+/// measuring what the database itself spends on it (`orgquake bench`).
+std::string joined_lookup_statement();
+
 /// The legacy read path: what the old endpoints return for a user, migrated or not.
 std::optional<LegacySettings> load_legacy_settings(io::PgConnection& pg,
                                                    const std::string& legacy_user_id);

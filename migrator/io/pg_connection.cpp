@@ -201,10 +201,14 @@ PgResult PgConnection::exec(std::string_view sql, const std::vector<PgParam>& pa
   return finish(sql, deadline);
 }
 
+std::string PgConnection::prepared_statement_name(std::string_view sql) {
+  return "orgquake_" + StableHash{}.add(sql).hex();
+}
+
 PgResult PgConnection::exec_prepared(std::string_view sql, const std::vector<PgParam>& params,
                                      Deadline deadline) {
   if (conn_ == nullptr) throw PgConnectionError("the PostgreSQL connection is closed");
-  const std::string name = "orgquake_" + StableHash{}.add(sql).hex();
+  const std::string name = prepared_statement_name(sql);
   if (prepared_.count(name) == 0) {
     const std::string statement(sql);
     if (PQsendPrepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(params.size()),

@@ -96,6 +96,9 @@ class PgConnection {
   /// text, so the server parses and plans them once, not on every call.
   PgResult exec_prepared(std::string_view sql, const std::vector<PgParam>& params = {},
                          Deadline deadline = std::nullopt);
+  /// The name exec_prepared() prepares `sql` under: for `EXPLAIN EXECUTE`
+  /// of the very plan a lookup runs.
+  static std::string prepared_statement_name(std::string_view sql);
 
   /// Runs several statements without parameters (a script); returns the last result.
   PgResult exec_script(std::string_view sql, Deadline deadline = std::nullopt);
