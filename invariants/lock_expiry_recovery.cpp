@@ -7,7 +7,7 @@
 //
 // Symptom codes (results::Evidence::symptom):
 //   served_too_late  after a fault hit its lock holder, the user was served again, but past
-//                    max(fault + TTL, first request after it) + the recovery bound
+//                    max(fault + TTL, first request still waiting then) + the recovery bound
 //   never_served     after a fault hit its lock holder, no operation invoked since succeeded,
 //                    and the history runs past the recovery bound
 #include <algorithm>
@@ -99,13 +99,20 @@ class LockExpiryRecovery final : public Invariant {
             (served == nullptr || op->completion->time_ns < served->completion->time_ns))
           served = op;
       }
-      // The lease may block the user until the TTL has run out; from then,
-      // or from the first request after the fault if that came later (a
-      // scenario may keep quiet past the TTL on purpose), the user must be
-      // served within the recovery bound.
-      std::int64_t asked = fault.time_ns;
-      if (!since.empty()) asked = since.front()->invoke->time_ns;
-      const std::int64_t deadline = std::max(fault.time_ns + *ttl, asked) + *recovery;
+      // The lease may block the user until the TTL has run out. From then,
+      // or from the first request still waiting after it if that came later
+      // (a scenario may keep quiet past the TTL on purpose, and a loaded
+      // machine may be slow to send its next request), the user must be
+      // served within the recovery bound. A request that gave up before the
+      // TTL ran out saw a live lease, which proves nothing either way.
+      const std::int64_t expired = fault.time_ns + *ttl;
+      std::optional<std::int64_t> asked;
+      for (const auto* op : since) {
+        if (op->completion != nullptr && op->completion->time_ns < expired) continue;
+        const auto waiting_from = std::max(op->invoke->time_ns, expired);
+        if (!asked || waiting_from < *asked) asked = waiting_from;
+      }
+      const std::int64_t deadline = asked.value_or(expired) + *recovery;
       if (served != nullptr && served->completion->time_ns <= deadline) continue;
 
       nlohmann::json data = {{"user", user},
@@ -141,10 +148,11 @@ class LockExpiryRecovery final : public Invariant {
                 seconds(served->completion->time_ns), unserved.size(),
                 unserved.size() == 1 ? "" : "s"),
             std::move(data));
-      } else if (since.empty()) {
-        undecided.push_back(
-            fmt::format("no operation on user {} was invoked after its lock holder {} at {}", user,
-                        happened, seconds(fault.time_ns)));
+      } else if (!asked) {
+        undecided.push_back(fmt::format(
+            "no operation on user {} was waiting once the TTL of its lock holder, which {} at {}, "
+            "ran out",
+            user, happened, seconds(fault.time_ns)));
       } else if (history_end < deadline) {
         undecided.push_back(
             fmt::format("the history ends at {}, before user {}'s recovery bound ran out at {}",

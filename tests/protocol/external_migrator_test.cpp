@@ -181,6 +181,7 @@ BOOST_AUTO_TEST_CASE(py_reference_passes_the_ci_suite) {
       {"run", "--suite", "ci", "--migrator", "py_reference", "--out", out.string()}, {},
       std::chrono::seconds(900));
   BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_REQUIRE(fs::exists(out / "results.json"));
   const auto results = read_results(out);
   // A known, rare flake (about one stolen_lock trial in forty under CI
   // load): the stale holder's rows are seen before its commit while it is
@@ -206,6 +207,21 @@ BOOST_AUTO_TEST_CASE(py_reference_passes_the_ci_suite) {
       ++flaky_replayed;
     }
   }
+  // What a failure below must show: every trial that is not valid, with the
+  // invariants it broke, since the run's own stdout is long.
+  std::string not_valid;
+  for (const auto& trial : results.at("trials")) {
+    if (trial.at("verdict") == "valid") continue;
+    not_valid += "\ntrial " + trial.at("index").dump() + " " +
+                 trial.at("scenario").get<std::string>() + ": " +
+                 trial.at("verdict").get<std::string>() +
+                 " (replay: " + trial.at("repro").get<std::string>() + ")";
+    for (const auto& invariant : trial.at("invariants")) {
+      if (invariant.at("verdict") != "valid") not_valid += "\n  " + invariant.dump();
+    }
+  }
+  BOOST_TEST_INFO("exit code " << result.exit_code << "; trials not valid:" << not_valid
+                               << "\nstdout: " << result.out << "\nstderr: " << result.err);
   BOOST_TEST((result.exit_code == 0 || (result.exit_code == 2 && flaky_replayed > 0)));
   const auto declared = results.at("migrator_description").at("failpoints").size();
   BOOST_TEST(declared >= 19u);
