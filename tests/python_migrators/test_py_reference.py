@@ -286,6 +286,85 @@ class LookupTest(Case):
         self.assertEqual(state.redis.get(f"{self.prefix}:lock:user:{u.user_id}"), b"someone-else")
 
 
+    def wait_through_a_release(self, done_before_release):
+        """A holder holds a user's lock for 10 s; a waiter (slice 10 s, so
+        only the socket's bound of 1 s ends a wait by the clock) waits for it
+        while the test releases it after 50 ms, having said the work is done
+        meanwhile if asked to. (waiter's outcome, the lock)"""
+        u = self.users[0]
+        holder = self.state(client=0, ttl_ms=10_000).lock()
+        waiter = self.state(client=1, ttl_ms=10_000, max_wait_ms=3000).lock()
+        waiter.wait_slice_ms = 10_000
+        lease = holder.acquire(u.user_id)
+        done = threading.Event()
+        outcome = {}
+
+        def wait():
+            operation = context.OperationContext(client=1, op=2, user=u.user_id)
+            token = context.enter(operation)
+            try:
+                outcome["lease"] = waiter.acquire_unless(u.user_id, done.is_set)
+            except Exception as error:  # noqa: BLE001
+                outcome["error"] = error
+            finally:
+                context.leave(token)
+                outcome["waits"] = operation.lock_waits
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        time.sleep(0.05)
+        if done_before_release:
+            done.set()
+        self.assertTrue(holder.release(lease))
+        thread.join()
+        if outcome.get("lease") is not None:
+            self.assertTrue(waiter.release(outcome["lease"]))
+        return outcome, waiter
+
+    def test_a_release_wakes_the_waiter_who_then_holds_the_lock(self):
+        outcome, waiter = self.wait_through_a_release(False)
+        self.assertNotIn("error", outcome)
+        self.assertIsNotNone(outcome["lease"])
+        self.assertEqual(outcome["waits"], 1)  # one held attempt, then the grant
+        self.assertEqual(waiter.releases_seen, 1)  # woken by the release, not the clock
+
+    def test_a_waiter_whose_work_was_done_meanwhile_returns_without_the_lock(self):
+        outcome, waiter = self.wait_through_a_release(True)
+        self.assertNotIn("error", outcome)
+        self.assertIsNone(outcome["lease"])
+        self.assertEqual(outcome["waits"], 1)
+        self.assertEqual(waiter.releases_seen, 1)
+
+    def test_lookups_waiting_on_a_migration_are_served_by_the_fast_path(self):
+        # Eight lookups of one unmigrated user: one migrates under the lock;
+        # each other waits for its release, finds the user migrated and is
+        # served without taking the lock in turn.
+        states = [self.state(client=i) for i in range(8)]
+        u = self.users[0]
+        results = []
+        barrier = threading.Barrier(len(states))
+
+        def client(i, state):
+            barrier.wait()
+            results.append(self.run_op("lookup", state, u.user_id, op=i))
+
+        threads = [threading.Thread(target=client, args=(i, s)) for i, s in enumerate(states)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self.assertTrue(all(error is None for _, error, _ in results), results)
+        self.assertEqual(sum(value["migrated_here"] for value, _, _ in results), 1)
+        # A waiter is woken by the release, or by its 250 ms slice on a slow
+        # machine: at most one wait per slice, and the one before the grant.
+        # Blind polling every 2-25 ms would count one per 13 ms instead.
+        bound = 2 + int(elapsed_ms // 250)
+        self.assertLessEqual(max(waits for _, _, waits in results), bound, (elapsed_ms, results))
+        self.assert_migrated(u)
+
+
 class MigrationTest(Case):
     def test_stale_fencing_token_is_refused(self):
         state = self.state()

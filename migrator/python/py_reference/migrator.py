@@ -249,7 +249,20 @@ def get_user_verified(state: ClientState, user_id: str):
             verify(user)
             return user, False
     lock = state.lock()
-    lease = lock.acquire(user_id)
+    found = None
+
+    def migrated_meanwhile() -> bool:
+        # The holder we waited for has most likely migrated the user: serve
+        # it as the fast path would, instead of queueing for the lock.
+        nonlocal found
+        with state.lookups() as session:
+            found = load_user(session, user_id, state.strategy)
+        return found is not None
+
+    lease = lock.acquire_unless(user_id, migrated_meanwhile if state.fast_path else None)
+    if lease is None:
+        verify(found)
+        return found, False
     migrated_here = False
     try:
         failpoint("lookup.after_lock_acquire")
