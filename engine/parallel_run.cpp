@@ -14,6 +14,7 @@
 #include "core/interrupt.hpp"
 #include "results/run_result_json.hpp"
 #include "services/child_process.hpp"
+#include "services/run_directory.hpp"
 #include "services/services.hpp"
 
 namespace orgquake::engine {
@@ -130,8 +131,10 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
         collect(lane, done, on_done);  // after running(): an exited lane's files are all there
         if (running) continue;
         lane.finished = true;
+        bool lost_any = false;
         for (int index : lane.indexes) {
           if (done.contains(index)) continue;
+          lost_any = true;
           const auto& plan = *plan_of.at(index);
           results::TrialResult lost;
           lost.index = index;
@@ -143,6 +146,11 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
           on_done(lost);
           done.emplace(index, std::move(lost));
         }
+        // A lane that died could not remove its run directory (its servers'
+        // data, sockets and logs) nor reap what it started: the children
+        // died with it (death signal); the directory goes now, not at the
+        // next run, by the same rule as a stale run's.
+        if (lost_any) services::remove_stale_runs(services::runtime_root());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -387,6 +387,66 @@ BOOST_AUTO_TEST_CASE(ctrl_c_stops_every_lane_and_what_it_started) {
   BOOST_TEST(!fs::exists(fs::path(out.path()) / ".lanes"));
 }
 
+// A lane that dies (SIGKILL here, as the OOM killer would) leaves its
+// unfinished trials unknown, naming its exit and its log; the other lane's
+// trials are judged, the run's files are written, and nothing the dead lane
+// started outlives the run: its children died with it, its run directory is
+// removed by the parent.
+BOOST_AUTO_TEST_CASE(a_lane_that_dies_leaves_its_trials_unknown_and_the_run_goes_on) {
+  using namespace std::chrono_literals;
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  test::BackgroundCommand run(
+      "/usr/bin/env",
+      {"ORGQUAKE_RUNTIME_DIR=" + runtime.dir.path(), test::orgquake_binary(), "run", "--suite",
+       "smoke", "--trials", "2", "--jobs", "2", "--seed", "5", "--out", out.path()});
+  run.read_until("orgquake run:", 60s);
+  BOOST_REQUIRE(test::eventually([&] { return runtime.leftovers() >= 2; }, 60s));
+  // Lane 1 by its command line, which names its hand-over directory.
+  const auto command_line = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    return text;
+  };
+  pid_t lane_one = 0;
+  for (pid_t lane : test::children_of(run.pid())) {
+    if (command_line(lane).find("/.lanes/1 ") != std::string::npos) lane_one = lane;
+  }
+  BOOST_REQUIRE(lane_one != 0);
+  // Its servers (postgres, redis-server) are up once it made its run directory.
+  BOOST_REQUIRE(test::eventually([&] { return test::children_of(lane_one).size() >= 2; }, 60s));
+  const auto started_by_lane = test::children_of(lane_one);
+  BOOST_REQUIRE(::kill(lane_one, SIGKILL) == 0);
+
+  const int status = run.wait();
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 2);  // unknown: not every trial was judged
+  const auto results = read_json(fs::path(out.path()) / "results.json");
+  BOOST_REQUIRE(results.at("trials").size() == 4u);
+  int lost = 0, judged = 0, index = 0;
+  for (const auto& trial : results.at("trials")) {
+    BOOST_TEST_INFO("trial " << trial.dump());
+    BOOST_TEST(trial.at("index") == index++);  // in index order, the lost ones too
+    const auto error = trial.value("error", std::string());
+    if (error.find("lane 1 killed by signal 9 before this trial finished") != std::string::npos) {
+      BOOST_TEST(trial.at("verdict") == "unknown");
+      BOOST_TEST(error.find("lane-1.log") != std::string::npos);
+      ++lost;
+    } else {
+      BOOST_TEST(trial.at("verdict") == "valid");
+      ++judged;
+    }
+  }
+  BOOST_TEST(lost >= 1);
+  BOOST_TEST(judged >= 2);  // lane 2's two trials at least
+  for (pid_t pid : started_by_lane) {
+    BOOST_TEST(test::eventually([&] { return !test::process_exists(pid); }, 10s), pid);
+  }
+  BOOST_TEST(runtime.leftovers() == 0u);
+  BOOST_TEST(!fs::exists(fs::path(out.path()) / ".lanes"));
+}
+
 // Any registered scenario runs by name: from the first built-in suite that
 // lists it, so with the options it is meant to have.
 BOOST_AUTO_TEST_CASE(a_scenario_outside_smoke_runs_from_the_suite_that_lists_it) {
