@@ -6,6 +6,8 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <string_view>
+#include <sys/wait.h>
 #include <thread>
 
 #include <fmt/format.h>
@@ -53,6 +55,19 @@ void collect(Lane& lane, std::map<int, results::TrialResult>& done,
     on_done(trial);
     done.emplace(index, std::move(trial));
   }
+}
+
+/// The one line a lane printed when it refused to go on (a full disk, a port
+/// in use, a server that would not start), without main's "orgquake: "; empty
+/// when the log has none.
+std::string refusal_line(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  std::string line, last;
+  constexpr std::string_view prefix = "orgquake: ";
+  while (std::getline(in, line)) {
+    if (line.starts_with(prefix)) last = line.substr(prefix.size());
+  }
+  return last;
 }
 
 void stop_all(std::vector<Lane>& lanes) {
@@ -131,6 +146,17 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
         collect(lane, done, on_done);  // after running(): an exited lane's files are all there
         if (running) continue;
         lane.finished = true;
+        // A lane exits 0 whatever its verdicts, and harness_error only through
+        // main's one-line refusal: what stopped it would stop a serial run of
+        // the same trials too, so it is the run's error, said once.
+        const auto status = lane.process->wait_status();
+        if (status && WIFEXITED(*status) &&
+            WEXITSTATUS(*status) == static_cast<int>(ExitCode::harness_error)) {
+          if (auto line = refusal_line(lane.log); !line.empty()) {
+            throw EnvironmentError(
+                fmt::format("{} (lane {}; its log is {})", line, lane.number, lane.log.string()));
+          }
+        }
         bool lost_any = false;
         for (int index : lane.indexes) {
           if (done.contains(index)) continue;

@@ -28,7 +28,9 @@ std::filesystem::path lane_trial_file(const std::filesystem::path& lane_dir, int
 /// as run_suite would: trials in index order, each with its history. Prints
 /// each trial's line as it finishes. A lane that dies leaves its unfinished
 /// trials unknown, naming its exit and its log. Throws UsageError for a
-/// request run_suite would refuse, Interrupted on Ctrl-C (every lane stopped).
+/// request run_suite would refuse, EnvironmentError with a lane's one line
+/// when a lane refuses as a serial run would (a full disk, a server that
+/// will not start), Interrupted on Ctrl-C (every lane stopped in each case).
 results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
                                       const LaneArguments& lane_arguments);
 

@@ -159,13 +159,17 @@ BOOST_DATA_TEST_CASE(a_bad_jobs_default_from_the_environment_is_one_line,
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_full_disk_is_one_line_and_leaves_nothing,
-                     *boost::unit_test::precondition(test::services_available()) *
-                         boost::unit_test::precondition(can_mount_tmpfs())) {
+// Serially and in lanes: a lane that refuses is the run's one line, not a
+// run of unknown trials that says nothing of the disk.
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(test::services_available()) *
+                     boost::unit_test::precondition(can_mount_tmpfs()))
+BOOST_DATA_TEST_CASE(a_full_disk_is_one_line_and_leaves_nothing,
+                     boost::unit_test::data::make({"1", "2"}), jobs) {
   TinyFilesystem disk;
   BOOST_REQUIRE(disk.mounted);
-  const auto result =
-      test::run_orgquake({"run", "--users", "5"}, {"ORGQUAKE_RUNTIME_DIR=" + disk.dir.path()});
+  const auto result = test::run_orgquake(
+      {"run", "--users", "5"},
+      {"ORGQUAKE_RUNTIME_DIR=" + disk.dir.path(), std::string("ORGQUAKE_JOBS=") + jobs});
   BOOST_TEST(result.exit_code == 2);
   BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
   BOOST_TEST(result.err.find("No space left on device") != std::string::npos);
