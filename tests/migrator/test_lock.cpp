@@ -47,7 +47,11 @@ BOOST_AUTO_TEST_CASE(a_holder_paused_past_its_lease_cannot_commit) {
     try {
       io::use_reactor_scheduler();
       auto a = fixture.connect(lock);
-      auto b = fixture.connect(lock);
+      // The second holder's lease outlives its whole migration however slow
+      // the machine: only the first's is meant to lapse.
+      auto long_lock = lock;
+      long_lock.ttl = 30s;
+      auto b = fixture.connect(long_lock);
       auto migrator = migrator::make_reference_migrator();
       boost::fibers::fiber first([&] {
         auto ctx = a->context(1);
@@ -244,9 +248,13 @@ BOOST_AUTO_TEST_CASE(release_never_deletes_a_lock_someone_else_holds_and_tokens_
   test::MigrationFixture fixture(6);
   auto lock = test::MigrationFixture::short_lock();
   lock.ttl = 100ms;
+  // b's lease outlives the checks below however slow the machine is: only
+  // a's is meant to lapse.
+  auto long_lock = lock;
+  long_lock.ttl = 30s;
   auto a_client = fixture.connect(lock);
-  auto b_client = fixture.connect(lock);
-  migrator::RedisLock a(a_client->redis, lock, Rng(1)), b(b_client->redis, lock, Rng(2));
+  auto b_client = fixture.connect(long_lock);
+  migrator::RedisLock a(a_client->redis, lock, Rng(1)), b(b_client->redis, long_lock, Rng(2));
   const auto first = a.acquire("user-x");
   std::this_thread::sleep_for(150ms);  // a's lease lapses
   const auto second = b.acquire("user-x");
