@@ -92,11 +92,22 @@ std::vector<int> parse_lane_trials(const std::string& text) {
   return indexes;
 }
 
+/// A lane's number: the name of its directory (engine::run_suite_in_lanes).
+int parse_lane_number(const std::filesystem::path& lane_dir) {
+  const std::string name = lane_dir.filename().string();
+  int number = 0;
+  const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), number);
+  if (error != std::errc() || end != name.data() + name.size() || number < 1) {
+    throw UsageError(fmt::format("--lane-dir: '{}' does not end in a lane number", name));
+  }
+  return number;
+}
+
 /// The command line that makes a child `orgquake run` one lane of `options`'
 /// run: the same suite, seed and migrator, its own trials and services.
 std::vector<std::string> lane_arguments(const RunOptions& options,
                                         const engine::RunRequest& request,
-                                        const std::vector<int>& indexes,
+                                        const std::vector<int>& queue,
                                         const std::filesystem::path& lane_dir) {
   std::vector<std::string> args{"run"};
   const auto add = [&](const char* flag, const std::string& value) {
@@ -118,7 +129,7 @@ std::vector<std::string> lane_arguments(const RunOptions& options,
   add("--out", std::filesystem::absolute(request.out_dir).string());
   add("--jobs", "1");
   std::string list;
-  for (int index : indexes) list += (list.empty() ? "" : ",") + std::to_string(index);
+  for (int index : queue) list += (list.empty() ? "" : ",") + std::to_string(index);
   add("--lane-trials", list);
   add("--lane-dir", lane_dir.string());
   return args;
@@ -189,11 +200,15 @@ int run(const RunOptions& options) {
     if (!options.lane_trials || !options.lane_dir) {
       throw UsageError("--lane-trials and --lane-dir go together (a lane of --jobs)");
     }
-    // A lane: its trials only, each handed over as a whole file; the parent
-    // prints, and writes the reports.
+    // A lane: the trials of the run's queue it claims first, each handed
+    // over as a whole file; the parent prints, and writes the reports.
     request.only_trials = parse_lane_trials(*options.lane_trials);
     request.progress = false;
     const std::filesystem::path lane_dir = *options.lane_dir;
+    const auto lane = parse_lane_number(lane_dir);
+    request.claim = [claims = engine::lane_claims_dir(lane_dir), lane](int index) {
+      return engine::claim_trial(claims, lane, index);
+    };
     request.on_trial = [lane_dir](const results::TrialResult& trial) {
       reports::write_file_atomically(
           engine::lane_trial_file(lane_dir, trial.index),
@@ -207,8 +222,8 @@ int run(const RunOptions& options) {
   if (jobs > 1 && planned.size() > 1) {
     return finish_run(engine::run_suite_in_lanes(
                           request, jobs,
-                          [&](const std::vector<int>& indexes, const std::filesystem::path& dir) {
-                            return lane_arguments(options, request, indexes, dir);
+                          [&](const std::vector<int>& queue, const std::filesystem::path& dir) {
+                            return lane_arguments(options, request, queue, dir);
                           }),
                       request.out_dir);
   }

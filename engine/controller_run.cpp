@@ -75,6 +75,14 @@ std::vector<PlannedTrial> plan_trials(const RunRequest& request) {
            entry.replay ? entry.replay->seed : trial_seed(request.seed, entry.scenario, k)});
     }
   }
+  if (request.only_trials) {
+    const auto& order = *request.only_trials;
+    const auto position = [&](const PlannedTrial& trial) {
+      return std::find(order.begin(), order.end(), trial.index) - order.begin();
+    };
+    std::stable_sort(planned.begin(), planned.end(),
+                     [&](const auto& a, const auto& b) { return position(a) < position(b); });
+  }
   if (request.trial && planned.empty()) {
     throw UsageError(fmt::format("the run has no trial {} (it has {})", *request.trial, index));
   }
@@ -395,6 +403,7 @@ RunResult run_suite(const RunRequest& request) {
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   for (std::size_t i = 0; i < planned.size(); ++i) {
     throw_if_interrupted();
+    if (request.claim && !request.claim(planned[i].index)) continue;
     if (request.progress && terminal) {
       fmt::print("[{}/{}] {} seed {} running...\r", i + 1, planned.size(),
                  planned[i].scenario->name(), planned[i].seed);

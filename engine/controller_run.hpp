@@ -33,8 +33,12 @@ struct RunRequest {
   /// Only the K-th of N disjoint slices of the selected trials (--shard K/N):
   /// those whose index is K-1 modulo N.
   std::optional<results::Shard> shard;
-  /// Only these trial indexes (a lane of a parallel run is given its own).
+  /// Only these trial indexes, run in the order given (a lane of a parallel
+  /// run is given its run's queue).
   std::optional<std::vector<int>> only_trials;
+  /// Asked before each trial; a trial it refuses is skipped. The lanes of a
+  /// parallel run share one queue: each runs the trials it claims first.
+  std::function<bool(int index)> claim;
   /// Print a line per trial, and a progress line while one runs on a terminal.
   bool progress = true;
   /// Called with each trial as it finishes (a lane hands it to its parent).

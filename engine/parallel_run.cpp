@@ -9,6 +9,7 @@
 #include <string_view>
 #include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -26,7 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 struct Lane {
   int number = 0;
-  std::vector<int> indexes;  ///< the trials it was given, in index order
   std::filesystem::path dir;
   std::filesystem::path log;
   std::optional<services::ChildProcess> process;
@@ -34,9 +34,10 @@ struct Lane {
 };
 
 /// Reads the trial files the lane has written since the last look.
-void collect(Lane& lane, std::map<int, results::TrialResult>& done,
+void collect(const Lane& lane, const std::vector<int>& queue,
+             std::map<int, results::TrialResult>& done,
              const std::function<void(results::TrialResult&)>& on_done) {
-  for (int index : lane.indexes) {
+  for (int index : queue) {
     if (done.contains(index)) continue;
     const auto path = lane_trial_file(lane.dir, index);
     std::ifstream in(path);
@@ -70,6 +71,34 @@ std::string refusal_line(const std::filesystem::path& log) {
   return last;
 }
 
+std::filesystem::path claim_file(const std::filesystem::path& claims_dir, int index) {
+  return claims_dir / fmt::format("trial-{}", index);
+}
+
+/// The lane that claimed trial `index`, if one did.
+std::optional<int> claimant(const std::filesystem::path& claims_dir, int index) {
+  std::ifstream in(claim_file(claims_dir, index));
+  int lane = 0;
+  if (in >> lane) return lane;
+  return std::nullopt;
+}
+
+/// The order the lanes take trials in: each scenario's first trial, then
+/// each one's second, and so on. A suite lists a scenario's trials together,
+/// so in index order two lanes would run the same scenario side by side and
+/// contend for the same thing (a storm of connections beside another storm),
+/// where interleaved they pair a busy trial with one that mostly waits.
+std::vector<int> queue_order(const std::vector<PlannedTrialInfo>& planned) {
+  std::map<std::string, int> seen;
+  std::vector<std::pair<int, int>> keyed;  // (round, index)
+  for (const auto& trial : planned) keyed.emplace_back(seen[trial.scenario]++, trial.index);
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<int> queue;
+  for (const auto& [round, index] : keyed) queue.push_back(index);
+  return queue;
+}
+
 void stop_all(std::vector<Lane>& lanes) {
   for (auto& lane : lanes) {
     if (lane.process && lane.process->running())
@@ -81,6 +110,31 @@ void stop_all(std::vector<Lane>& lanes) {
 
 std::filesystem::path lane_trial_file(const std::filesystem::path& lane_dir, int index) {
   return lane_dir / fmt::format("trial-{}.json", index);
+}
+
+std::filesystem::path lane_claims_dir(const std::filesystem::path& lane_dir) {
+  return lane_dir.parent_path() / "claims";
+}
+
+bool claim_trial(const std::filesystem::path& claims_dir, int lane, int index) {
+  // Written whole, then linked into place: link(2) fails if the name exists,
+  // so exactly one lane wins, and the winner's number is there to read as
+  // soon as the claim is (a lane that dies right after still names itself).
+  const auto draft = claims_dir / fmt::format(".lane-{}-trial-{}", lane, index);
+  {
+    std::ofstream out(draft);
+    out << lane << '\n';
+    if (!out.flush()) throw_errno("cannot write the claim " + draft.string());
+  }
+  const bool won = ::link(draft.c_str(), claim_file(claims_dir, index).c_str()) == 0;
+  const int err = errno;
+  std::error_code ignored;
+  std::filesystem::remove(draft, ignored);
+  if (!won && err != EEXIST) {
+    throw EnvironmentError(errno_message(
+        "cannot claim trial " + std::to_string(index) + " in " + claims_dir.string(), err));
+  }
+  return won;
 }
 
 results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
@@ -100,11 +154,9 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
   std::filesystem::remove_all(lanes_dir);
   std::filesystem::create_directories(request.out_dir / "logs");
   std::vector<Lane> lanes(static_cast<std::size_t>(lane_count));
-  // Round robin over the trials in index order: a suite lists each
-  // scenario's trials together, so each lane gets a share of every scenario.
-  for (std::size_t i = 0; i < planned.size(); ++i) {
-    lanes[i % lanes.size()].indexes.push_back(planned[i].index);
-  }
+  const auto queue = queue_order(planned);
+  const auto claims_dir = lane_claims_dir(lanes_dir / "1");
+  std::filesystem::create_directories(claims_dir);
   std::map<int, const PlannedTrialInfo*> plan_of;
   for (const auto& trial : planned) plan_of[trial.index] = &trial;
 
@@ -124,6 +176,18 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
       std::fflush(stdout);
     }
   };
+  // A trial no lane could judge is unknown, with why.
+  const auto lose = [&](int index, std::string why) {
+    const auto& plan = *plan_of.at(index);
+    results::TrialResult lost;
+    lost.index = index;
+    lost.scenario = plan.scenario;
+    lost.seed = plan.seed;
+    lost.verdict = results::Validity::unknown;
+    lost.error = std::move(why);
+    on_done(lost);
+    done.emplace(index, std::move(lost));
+  };
   try {
     for (auto& lane : lanes) {
       lane.number = static_cast<int>(&lane - lanes.data()) + 1;
@@ -133,7 +197,7 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
       std::filesystem::create_directories(lane.dir);
       services::ChildSpec spec;
       spec.program = self;
-      spec.args = lane_arguments(lane.indexes, std::filesystem::absolute(lane.dir));
+      spec.args = lane_arguments(queue, std::filesystem::absolute(lane.dir));
       spec.log_file = lane.log;
       spec.working_directory = std::filesystem::current_path();
       lane.process.emplace(services::ChildProcess::spawn(spec));
@@ -143,42 +207,43 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
       for (auto& lane : lanes) {
         if (lane.finished) continue;
         const bool running = lane.process->running();
-        collect(lane, done, on_done);  // after running(): an exited lane's files are all there
+        // After running(): an exited lane's files are all there.
+        collect(lane, queue, done, on_done);
         if (running) continue;
         lane.finished = true;
         // A lane exits 0 whatever its verdicts, and harness_error only through
         // main's one-line refusal: what stopped it would stop a serial run of
         // the same trials too, so it is the run's error, said once.
-        const auto status = lane.process->wait_status();
-        if (status && WIFEXITED(*status) &&
-            WEXITSTATUS(*status) == static_cast<int>(ExitCode::harness_error)) {
+        const int status = lane.process->wait_status().value_or(-1);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ExitCode::harness_error)) {
           if (auto line = refusal_line(lane.log); !line.empty()) {
             throw EnvironmentError(
                 fmt::format("{} (lane {}; its log is {})", line, lane.number, lane.log.string()));
           }
         }
-        bool lost_any = false;
-        for (int index : lane.indexes) {
-          if (done.contains(index)) continue;
-          lost_any = true;
-          const auto& plan = *plan_of.at(index);
-          results::TrialResult lost;
-          lost.index = index;
-          lost.scenario = plan.scenario;
-          lost.seed = plan.seed;
-          lost.verdict = results::Validity::unknown;
-          lost.error = fmt::format("lane {} {} before this trial finished; its log is {}",
-                                   lane.number, lane.process->describe_exit(), lane.log.string());
-          on_done(lost);
-          done.emplace(index, std::move(lost));
+        for (int index : queue) {
+          if (done.contains(index) || claimant(claims_dir, index) != lane.number) continue;
+          lose(index, fmt::format("lane {} {} before this trial finished; its log is {}",
+                                  lane.number, lane.process->describe_exit(), lane.log.string()));
         }
         // A lane that died could not remove its run directory (its servers'
         // data, sockets and logs) nor reap what it started: the children
         // died with it (death signal); the directory goes now, not at the
-        // next run, by the same rule as a stale run's.
-        if (lost_any) services::remove_stale_runs(services::runtime_root());
+        // next run, by the same rule as a stale run's, once the servers'
+        // orphans have stopped writing into it.
+        if (status != 0) {
+          const auto deadline = Clock::now() + std::chrono::seconds(10);
+          while (services::remove_stale_runs(services::runtime_root()) > 0 &&
+                 Clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // Every lane ended, and none was left to take these.
+    for (int index : queue) {
+      if (!done.contains(index)) lose(index, "every lane had ended before this trial was run");
     }
   } catch (...) {
     stop_all(lanes);

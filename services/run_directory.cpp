@@ -124,7 +124,7 @@ bool owner_alive(const std::string& directory_name) {
 }
 
 int remove_stale_runs(const fs::path& root) {
-  int removed = 0;
+  int left = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     const std::string name = entry.path().filename().string();
@@ -140,10 +140,11 @@ int remove_stale_runs(const fs::path& root) {
       }
     }
     release_postgres_shared_memory(entry.path());
-    fs::remove_all(entry.path(), ec);
-    if (!ec) ++removed;
+    std::error_code removal;
+    fs::remove_all(entry.path(), removal);
+    if (removal || fs::exists(entry.path(), removal)) ++left;
   }
-  return removed;
+  return left;
 }
 
 RunDirectory RunDirectory::create() {

@@ -56,8 +56,10 @@ class RunDirectory {
 
 /// Removes run directories under `root` whose owning harness is gone, killing
 /// their recorded children (by recorded pid and start time only) and freeing
-/// any System V shared memory a killed postmaster left. Returns how many it
-/// removed.
+/// any System V shared memory a killed postmaster left. Returns how many
+/// stale runs are left: a directory a dying server was still writing into
+/// (a PostgreSQL backend outlives its killed postmaster by a moment) goes at
+/// a later call.
 int remove_stale_runs(const std::filesystem::path& root);
 
 /// True if a directory named <prefix>-<pid>-<start time> belongs to a live process.
