@@ -80,11 +80,12 @@ class ExpandContract : public engine::ScenarioOf<ExpandContractSettings> {
       if (!outcome.applied) not_applied.push_back(name);
     };
 
-    // 1. Expand, under a report query that holds the table.
+    // 1. Expand, under a report query that holds the table (taken first:
+    // connecting takes longer than a wave may last).
     {
-      const auto requests = start_wave(trial, pool, s, "step 1");
       auto report =
           std::make_unique<engine::TableLockHolder>(trial.database().url(), "user_settings");
+      const auto requests = start_wave(trial, pool, s, "step 1");
       const auto outcome = trial.schema_step(
           step("add nullable org_id", {"ALTER TABLE user_settings ADD COLUMN org_id uuid"}),
           [&](int timeouts) {
@@ -231,10 +232,21 @@ class ExpandContract : public engine::ScenarioOf<ExpandContractSettings> {
     return requests;
   }
 
-  /// A wave of requests, going.
+  /// A wave of requests, going: returned once the first of them is in
+  /// flight, so that the schema step started next meets the wave rather than
+  /// racing the go message to the worker (a quick step could be done first).
   static std::vector<int> start_wave(engine::Trial& trial, const std::vector<std::string>& pool,
                                      const ExpandContractSettings& s, std::string_view label) {
-    return start_fleet(trial, {wave(trial, pool, s, label)});
+    const auto first_op = trial.next_operation_id();
+    auto workers = start_fleet(trial, {wave(trial, pool, s, label)});
+    const auto flowing = [&] {
+      const auto& events = trial.history().events();
+      return std::any_of(events.rbegin(), events.rend(), [&](const history::Event& e) {
+        return e.type == history::EventType::invoke && e.op >= first_op;
+      });
+    };
+    trial.wait_until(flowing, trial.settings().run_timeout);
+    return workers;
   }
 };
 
