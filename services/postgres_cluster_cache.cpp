@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -62,6 +63,26 @@ void build_cluster(const PostgresBinaries& binaries, const std::optional<Account
   server.shut_down_cleanly();
 }
 
+/// Copies one file of a cluster. A full filesystem does not always say so:
+/// when two runs fill a tmpfs at once, copy_file_range can fail with EIO. A
+/// failure on a filesystem without room for the file is called what it is.
+void copy_cluster_file(const fs::path& from, const fs::path& to) {
+  try {
+    fs::copy_file(from, to);
+  } catch (const fs::filesystem_error& e) {
+    struct statvfs room {};
+    std::error_code size_error;
+    const auto needed = fs::file_size(from, size_error);
+    if (e.code() != std::errc::no_space_on_device && !size_error &&
+        statvfs(to.parent_path().c_str(), &room) == 0 &&
+        static_cast<std::uintmax_t>(room.f_bavail) * room.f_frsize < needed) {
+      throw fs::filesystem_error("cannot copy file", from, to,
+                                 std::make_error_code(std::errc::no_space_on_device));
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 void copy_cluster(const fs::path& source, const fs::path& destination,
@@ -76,7 +97,7 @@ void copy_cluster(const fs::path& source, const fs::path& destination,
       fs::create_directory(target);
       fs::permissions(target, status.permissions());
     } else if (fs::is_regular_file(status)) {
-      fs::copy_file(it->path(), target);
+      copy_cluster_file(it->path(), target);
       fs::permissions(target, status.permissions());
     } else if (fs::is_symlink(status)) {
       fs::copy_symlink(it->path(), target);
