@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <sys/wait.h>
 #include <thread>
@@ -33,13 +34,20 @@ struct Lane {
   bool finished = false;  ///< exited, and its files were read a last time
 };
 
-/// Reads the trial files the lane has written since the last look.
+/// Reads the trial files the lane has written since the last look: one
+/// listing of its directory a look, not a probe for every trial of the queue.
 void collect(const Lane& lane, const std::vector<int>& queue,
              std::map<int, results::TrialResult>& done,
              const std::function<void(results::TrialResult&)>& on_done) {
+  std::set<std::filesystem::path> written;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(lane.dir, ignored)) {
+    written.insert(entry.path().filename());
+  }
   for (int index : queue) {
     if (done.contains(index)) continue;
     const auto path = lane_trial_file(lane.dir, index);
+    if (!written.contains(path.filename())) continue;
     std::ifstream in(path);
     if (!in) continue;
     results::TrialResult trial;
@@ -154,8 +162,14 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
   std::filesystem::remove_all(lanes_dir);
   std::filesystem::create_directories(request.out_dir / "logs");
   std::vector<Lane> lanes(static_cast<std::size_t>(lane_count));
+  for (auto& lane : lanes) {
+    lane.number = static_cast<int>(&lane - lanes.data()) + 1;
+    lane.dir = lanes_dir / std::to_string(lane.number);
+    lane.log = std::filesystem::absolute(request.out_dir / "logs" /
+                                         fmt::format("lane-{}.log", lane.number));
+  }
   const auto queue = queue_order(planned);
-  const auto claims_dir = lane_claims_dir(lanes_dir / "1");
+  const auto claims_dir = lane_claims_dir(lanes.front().dir);
   std::filesystem::create_directories(claims_dir);
   std::map<int, const PlannedTrialInfo*> plan_of;
   for (const auto& trial : planned) plan_of[trial.index] = &trial;
@@ -190,10 +204,6 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
   };
   try {
     for (auto& lane : lanes) {
-      lane.number = static_cast<int>(&lane - lanes.data()) + 1;
-      lane.dir = lanes_dir / std::to_string(lane.number);
-      lane.log = std::filesystem::absolute(request.out_dir / "logs" /
-                                           fmt::format("lane-{}.log", lane.number));
       std::filesystem::create_directories(lane.dir);
       services::ChildSpec spec;
       spec.program = self;

@@ -40,10 +40,11 @@ bool claim_trial(const std::filesystem::path& claims_dir, int lane, int index);
 /// that lanes side by side run different scenarios (a connection storm beside
 /// a lease running out, not beside another storm): each lane takes the next
 /// trial no lane has claimed. A lane that dies leaves the trial it was
-/// running unknown, naming its exit and its log; the others run the rest. Throws UsageError for a
-/// request run_suite would refuse, EnvironmentError with a lane's one line
-/// when a lane refuses as a serial run would (a full disk, a server that
-/// will not start), Interrupted on Ctrl-C (every lane stopped in each case).
+/// running unknown, naming its exit and its log; the others run the rest.
+/// Throws UsageError for a request run_suite would refuse, EnvironmentError
+/// with a lane's one line when a lane refuses as a serial run would (a full
+/// disk, a server that will not start), Interrupted on Ctrl-C (every lane
+/// stopped in each case).
 results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
                                       const LaneArguments& lane_arguments);
 
