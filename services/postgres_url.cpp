@@ -83,6 +83,12 @@ PgUrl PgUrl::with_database(const std::string& database) const {
   return copy;
 }
 
+PgUrl PgUrl::with(const std::string& keyword, const std::string& value) const {
+  PgUrl copy = *this;
+  copy.params_[keyword] = value;
+  return copy;
+}
+
 std::string PgUrl::get(const std::string& key, const std::string& fallback) const {
   auto it = params_.find(key);
   return it == params_.end() ? fallback : it->second;

@@ -20,6 +20,8 @@ class PgUrl {
 
   /// The same server and credentials, another database.
   PgUrl with_database(const std::string& database) const;
+  /// The same target with one libpq parameter set (or replaced).
+  PgUrl with(const std::string& keyword, const std::string& value) const;
 
   /// libpq keyword/value form, quoted, for PQconnectdb or pqxx::connection.
   std::string conninfo() const;
@@ -29,6 +31,8 @@ class PgUrl {
   std::string full() const;
 
   std::string database() const;
+  /// The user named in the URL; empty when libpq would take the OS user's name.
+  std::string user() const { return get("user"); }
   std::string host() const;
   std::string port() const;
 
