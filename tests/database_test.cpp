@@ -6,6 +6,7 @@
 #include "migrator/schema.hpp"
 #include "services/interlock.hpp"
 #include "tests/support/shared_services.hpp"
+#include "world/database_snapshot.hpp"
 #include "world/digest.hpp"
 #include "world/trial_database.hpp"
 
@@ -197,6 +198,94 @@ BOOST_AUTO_TEST_CASE(dropped_databases_are_gone) {
   auto r = pqxx::nontransaction(admin).exec_params(
       "SELECT count(*) FROM pg_database WHERE datname IN ($1, $2)", trial_name, template_name);
   BOOST_TEST(r[0][0].as<int>() == 0);
+}
+
+namespace {
+
+std::int64_t next_customer_id(pqxx::connection& c) {
+  return pqxx::nontransaction(c)
+      .exec("SELECT nextval('stripe_customers_id_seq')")[0][0]
+      .as<std::int64_t>();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_checked_out_database_comes_back_as_the_template_left_it) {
+  auto& services = test::shared_services();
+  auto tpl = world::TemplateDatabase::create(services, world::generate({16, 120}));
+  std::string digest, name;
+  std::int64_t next_id = 0;
+  {
+    auto pristine = tpl.clone();  // what every trial must start from
+    pqxx::connection c(pristine.url().conninfo());
+    digest = world::database_digest(c);
+    next_id = next_customer_id(c);
+  }
+  {
+    auto trial = tpl.checkout();
+    name = trial.name();
+    pqxx::connection c(trial.url().conninfo());
+    {
+      pqxx::nontransaction tx(c);
+      tx.exec("UPDATE user_settings SET already_migrated = true");
+      tx.exec("DELETE FROM conversation_metadata");
+      tx.exec(
+          "INSERT INTO stripe_customers (user_id, stripe_customer_id) "
+          "SELECT user_id, 'cus_extra_' || user_id FROM user_settings LIMIT 3");
+    }
+    BOOST_TEST(world::database_digest(c) != digest);
+  }
+  // A session that outlives the trial, as a pool's does.
+  pqxx::connection kept(services.admin_url().with_database(name).conninfo());
+  auto next = tpl.checkout();
+  BOOST_TEST(next.name() == name);  // the same database, restored in place
+  BOOST_TEST(tpl.restores_made() == 1);
+  pqxx::connection c(next.url().conninfo());
+  BOOST_TEST(world::database_digest(c) == digest);
+  BOOST_TEST(next_customer_id(c) == next_id);  // sequences too
+  BOOST_TEST(world::database_digest(kept) == digest);
+  BOOST_TEST(services::has_marker(c));
+}
+
+BOOST_AUTO_TEST_CASE(a_trial_that_changed_the_schema_gets_a_new_clone) {
+  auto& services = test::shared_services();
+  auto tpl = world::TemplateDatabase::create(services, world::generate({17, 40}));
+  std::string first;
+  {
+    auto trial = tpl.checkout();
+    first = trial.name();
+    pqxx::connection c(trial.url().conninfo());
+    pqxx::nontransaction(c).exec("ALTER TABLE user_settings ADD COLUMN org_hint text");
+  }
+  std::vector<std::string> dropped;
+  auto next = tpl.checkout([&](const std::string& name) { dropped.push_back(name); });
+  BOOST_TEST(next.name() != first);
+  BOOST_TEST(dropped == std::vector<std::string>{first});
+  BOOST_TEST(tpl.restores_made() == 0);
+  BOOST_TEST(tpl.clones_made() == 2);
+  pqxx::connection admin(services.admin_url().conninfo());
+  BOOST_TEST(pqxx::nontransaction(admin)
+                 .exec_params("SELECT count(*) FROM pg_database WHERE datname = $1", first)[0][0]
+                 .as<int>() == 0);
+  pqxx::connection c(next.url().conninfo());
+  BOOST_TEST(pqxx::nontransaction(c)
+                 .exec("SELECT count(*) FROM information_schema.columns WHERE column_name = "
+                       "'org_hint'")[0][0]
+                 .as<int>() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_restore_that_cannot_lock_gives_up_and_changes_nothing) {
+  auto& services = test::shared_services();
+  auto tpl = world::TemplateDatabase::create(services, world::generate({18, 30}));
+  auto trial = tpl.clone();
+  const auto snapshot = world::DatabaseSnapshot::take(trial.url());
+  BOOST_TEST(snapshot.table_count() >= 8u);
+  pqxx::connection holder(trial.url().conninfo());
+  pqxx::work locking(holder);
+  locking.exec("DELETE FROM conversation_metadata");  // uncommitted, and locked
+  BOOST_TEST(!snapshot.restore_into(trial.url(), 200));
+  locking.abort();
+  BOOST_TEST(snapshot.restore_into(trial.url(), 200));
 }
 
 BOOST_AUTO_TEST_CASE(the_external_path_applies_the_schema_itself) {

@@ -18,6 +18,10 @@ void drop_database(pqxx::connection& admin, const std::string& name) {
 }  // namespace
 
 TrialDatabase::~TrialDatabase() {
+  if (admin_ && keeper_) {
+    keeper_(name_);
+    return;
+  }
   try {
     drop();
   } catch (const std::exception&) {
@@ -65,6 +69,7 @@ TemplateDatabase TemplateDatabase::create(services::Services& services, const wo
 TemplateDatabase::~TemplateDatabase() {
   if (!admin_) return;
   try {
+    if (kept_->name) drop_database(*admin_, *kept_->name);
     drop_database(*admin_, name_);
   } catch (const std::exception&) {
     // As for trials: a server that is gone has nothing left to drop.
@@ -76,7 +81,39 @@ TrialDatabase TemplateDatabase::clone() {
   pqxx::nontransaction tx(*admin_);
   tx.exec(fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY", tx.quote_name(name),
                       tx.quote_name(name_)));
+  ++clones_;
   return TrialDatabase(admin_, name, services_->admin_url().with_database(name));
+}
+
+TrialDatabase TemplateDatabase::keep_on_release(const std::string& name) {
+  // The keeper holds the shared state, not the template: a trial database
+  // that outlives its template (it should not) is then merely forgotten.
+  std::weak_ptr<Kept> kept = kept_;
+  return TrialDatabase(admin_, name, services_->admin_url().with_database(name),
+                       [kept](const std::string& released) {
+                         if (auto state = kept.lock()) state->name = released;
+                       });
+}
+
+TrialDatabase TemplateDatabase::checkout(
+    const std::function<void(const std::string&)>& before_drop) {
+  if (auto name = std::exchange(kept_->name, std::nullopt)) {
+    const auto url = services_->admin_url().with_database(*name);
+    if (pristine_ && pristine_->restore_into(url)) {
+      ++restores_;
+      return keep_on_release(*name);
+    }
+    // A trial changed the schema (or held a lock past the timeout): start over.
+    if (before_drop) before_drop(*name);
+    drop_database(*admin_, *name);
+  }
+  TrialDatabase fresh = clone();
+  const std::string name = fresh.name();
+  // Taken from the first clone rather than the template, which must stay
+  // free of sessions to be cloned.
+  if (!pristine_) pristine_ = DatabaseSnapshot::take(fresh.url());
+  fresh.forget();
+  return keep_on_release(name);
 }
 
 }  // namespace orgquake::world

@@ -1,21 +1,31 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <pqxx/connection>
 
 #include "services/services.hpp"
+#include "world/database_snapshot.hpp"
 #include "world/world.hpp"
 
 namespace orgquake::world {
 
-/// One trial's private database, a clone of the template. Dropped when destroyed.
+/// One trial's private database, with the template's content. Dropped when
+/// destroyed, or, when it came from TemplateDatabase::checkout(), handed
+/// back to be restored in place for the next trial.
 class TrialDatabase {
  public:
-  TrialDatabase(std::shared_ptr<pqxx::connection> admin, std::string name, services::PgUrl url)
-      : admin_(std::move(admin)), name_(std::move(name)), url_(std::move(url)) {}
+  using Keeper = std::function<void(const std::string& name)>;
+  TrialDatabase(std::shared_ptr<pqxx::connection> admin, std::string name, services::PgUrl url,
+                Keeper keeper = {})
+      : admin_(std::move(admin)),
+        name_(std::move(name)),
+        url_(std::move(url)),
+        keeper_(std::move(keeper)) {}
   TrialDatabase(TrialDatabase&&) = default;
   TrialDatabase& operator=(TrialDatabase&&) = delete;
   ~TrialDatabase();
@@ -24,11 +34,14 @@ class TrialDatabase {
   const services::PgUrl& url() const { return url_; }
   /// Drops the database now (terminating its sessions); idempotent.
   void drop();
+  /// Lets go of the database, neither dropping it nor handing it back.
+  void forget() { admin_.reset(); }
 
  private:
   std::shared_ptr<pqxx::connection> admin_;
   std::string name_;
   services::PgUrl url_;
+  Keeper keeper_;
 };
 
 /// A template database holding the schema and one fixture world, from which
@@ -55,7 +68,23 @@ class TemplateDatabase {
   /// open sessions, which is why this class never keeps one.
   TrialDatabase clone();
 
+  /// A database with the template's content that, once its trial is done,
+  /// is kept rather than dropped: the next checkout() restores it in place
+  /// (DatabaseSnapshot), so that sessions to it (a SessionPool's) live on.
+  /// A database whose schema a trial changed is dropped, after
+  /// `before_drop(name)`, and a new clone takes its place.
+  TrialDatabase checkout(const std::function<void(const std::string&)>& before_drop = {});
+
+  /// How trials got their databases: new clones, and databases restored in place.
+  int clones_made() const { return clones_; }
+  int restores_made() const { return restores_; }
+
  private:
+  struct Kept {
+    std::optional<std::string> name;  // a database a trial handed back
+  };
+  TrialDatabase keep_on_release(const std::string& name);
+
   TemplateDatabase(services::Services& services, std::shared_ptr<pqxx::connection> admin)
       : services_(&services), admin_(std::move(admin)) {}
   services::Services* services_;
@@ -63,6 +92,10 @@ class TemplateDatabase {
   std::string name_;
   services::PgUrl url_;
   std::chrono::microseconds build_time_{0};
+  std::shared_ptr<Kept> kept_ = std::make_shared<Kept>();
+  std::optional<DatabaseSnapshot> pristine_;  // of the first checkout, before its trial
+  int clones_ = 0;
+  int restores_ = 0;
 };
 
 }  // namespace orgquake::world
