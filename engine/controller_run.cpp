@@ -316,6 +316,8 @@ struct RunSession::State {
   std::unique_ptr<services::Services> services;
   world::World world;
   std::optional<world::TemplateDatabase> database_template;
+  // After the template: stopped before it, so its sessions close first.
+  std::unique_ptr<services::SessionPool> session_pool;
   std::optional<TrialEnvironment> environment;
 };
 
@@ -332,10 +334,13 @@ RunSession::RunSession(const Setup& setup) : state_(std::make_unique<State>()) {
       world::TemplateDatabase::create(*state_->services, state_->world));
   // Only now: input that is wrong (a URL, a foreign database) leaves nothing.
   std::filesystem::create_directories(setup.out_dir / "logs");
-  state_->environment.emplace(TrialEnvironment{*state_->services, state_->world,
-                                               *state_->database_template, state_->migrator,
-                                               std::filesystem::absolute(setup.out_dir / "logs"),
-                                               fmt::format("{}-{}", ::getpid(), setup.seed)});
+  if (state_->services->embedded_postgres() != nullptr) {
+    state_->session_pool = std::make_unique<services::SessionPool>(state_->services->admin_url());
+  }
+  state_->environment.emplace(
+      TrialEnvironment{*state_->services, state_->world, *state_->database_template,
+                       state_->migrator, std::filesystem::absolute(setup.out_dir / "logs"),
+                       fmt::format("{}-{}", ::getpid(), setup.seed), state_->session_pool.get()});
 }
 
 RunSession::~RunSession() = default;

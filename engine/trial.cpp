@@ -47,7 +47,11 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
       seed_(seed),
       index_(index),
       started_(Clock::now()),
-      database_(environment.database_template.clone()),
+      database_(environment.session_pool != nullptr
+                    ? environment.database_template.checkout([&](const std::string& name) {
+                        environment.session_pool->close_idle(name);
+                      })
+                    : environment.database_template.clone()),
       gate_([this](const GatedHit& hit, HitDecision decision) { decided(hit, decision); }) {
   if (replay && replay->faults) {
     fault_plan_.act_only({replay->faults->begin(), replay->faults->end()});
@@ -173,7 +177,9 @@ void Trial::require_failpoint(const std::string& failpoint) const {
 
 migrator::MigratorEndpoints Trial::endpoints() const {
   migrator::MigratorEndpoints e;
-  e.pg_conninfo = database_.url().full();
+  e.pg_conninfo = environment_.session_pool != nullptr
+                      ? environment_.session_pool->client_url(database_.name()).full()
+                      : database_.url().full();
   const auto& redis = environment_.services.redis_url();
   e.redis = {redis.host, redis.port, redis.password, redis.database, {}};
   e.stripe_port = stripe_->port();
@@ -463,6 +469,8 @@ std::int64_t Trial::set_rollout_flag(int percentage, const std::vector<std::stri
 void Trial::back_up_database() {
   if (backup_) throw std::logic_error("the trial database was backed up already");
   const std::string backup = database_.name() + "_backup";
+  // A copy needs the database to itself: the pool's sessions go first.
+  if (environment_.session_pool) environment_.session_pool->close_idle(database_.name());
   engine::back_up_database(environment_.services.admin_url(), database_.name(), backup);
   backup_ = backup;
   flag_version_at_backup_ = flag_versions_;
@@ -471,6 +479,7 @@ void Trial::back_up_database() {
 
 void Trial::restore_database(const std::string& compensation) {
   if (!backup_) throw std::logic_error("the trial database has no backup to restore");
+  if (environment_.session_pool) environment_.session_pool->close_idle(database_.name());
   engine::restore_database(environment_.services.admin_url(), database_.name(), *backup_);
   // The backup holds the flag as it was: the schema's state, version 0,
   // unless the scenario set it before the backup.

@@ -40,6 +40,7 @@
 #include "faults/fault_plan.hpp"
 #include "history/history.hpp"
 #include "services/services.hpp"
+#include "services/session_pool.hpp"
 #include "worker/worker_plan.hpp"
 #include "world/trial_database.hpp"
 #include "world/world.hpp"
@@ -64,6 +65,10 @@ struct TrialEnvironment {
   const MigratorUnderTest& migrator;
   std::filesystem::path log_dir;  ///< worker logs go here
   std::string run_tag;            ///< unique per run: Redis keys of trials never meet
+  /// Where workers connect to PostgreSQL when set: sessions that outlive a
+  /// trial, to a trial database restored in place (TemplateDatabase::checkout).
+  /// Unset: each trial a new clone, each client a new backend.
+  services::SessionPool* session_pool = nullptr;
 };
 
 /// What a worker runs: its clients and their operations, and its failpoints.
