@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -35,6 +36,18 @@ TrialSettings read_settings(const Options& options) {
   return TrialSettings::read(reading);
 }
 
+// How many sessions the trial's clients will want at once, as far as its
+// options tell: `workers` app servers of `clients` clients each (one app
+// server when the scenario has no `workers`); none when it has no `clients`.
+std::size_t sessions_wanted(const Options& options) {
+  const auto count = [&](const char* name) -> std::size_t {
+    const auto it = options.json().find(name);
+    if (it == options.json().end() || !it->is_number_integer()) return 0;
+    return static_cast<std::size_t>(std::max<long long>(it->get<long long>(), 0));
+  };
+  return std::max<std::size_t>(count("workers"), 1) * count("clients");
+}
+
 }  // namespace
 
 Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options options,
@@ -53,6 +66,15 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
                       })
                     : environment.database_template.clone()),
       gate_([this](const GatedHit& hit, HitDecision decision) { decided(hit, decision); }) {
+  // The pool's sessions are opened while the fakes start, so that a lane's
+  // first trial of many clients does not spend its run phase forking
+  // backends (the race needs its clients ready together).
+  std::future<void> warming;
+  if (environment_.session_pool != nullptr) {
+    warming = std::async(std::launch::async, [this] {
+      environment_.session_pool->warm(database_.name(), sessions_wanted(options_));
+    });
+  }
   if (replay && replay->faults) {
     fault_plan_.act_only({replay->faults->begin(), replay->faults->end()});
   }
@@ -69,6 +91,7 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   litellm_->start();
   world::load_world(*stripe_, environment_.world);
   world::load_world(*litellm_, environment_.world);
+  if (warming.valid()) warming.get();
   // Before any worker: every lock command of the trial is seen.
   lock_observer_ = std::make_unique<LockObserver>(environment_.services.redis_url(),
                                                   endpoints().lock.key_prefix, started_);

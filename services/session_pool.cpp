@@ -310,21 +310,10 @@ std::unique_ptr<SessionPool::Session> SessionPool::acquire(
     std::lock_guard lock(mutex_);
     ++stats_.sessions_closed;
   }
-  auto session = std::make_unique<Session>();
-  session->key = key;
-  const PgUrl target = server_.with_database(key.first)
-                           .with("user", key.second)
-                           .with("application_name", kIdleApplicationName)
-                           .with("sslmode", "disable")
-                           .with("gssencmode", "disable");
-  session->conn = PQconnectdb(target.conninfo().c_str());
-  if (PQstatus(session->conn) != CONNECTION_OK) {
-    error = trimmed(PQerrorMessage(session->conn));
-    return nullptr;
-  }
+  auto session = open_session(key, error);
+  if (!session) return nullptr;
   {
     std::lock_guard lock(mutex_);
-    ++stats_.sessions_opened;
     ++in_use_[key.first];
   }
   if (!session->apply(settings, error)) {
@@ -332,6 +321,56 @@ std::unique_ptr<SessionPool::Session> SessionPool::acquire(
     return nullptr;
   }
   return session;
+}
+
+std::unique_ptr<SessionPool::Session> SessionPool::open_session(const Key& key,
+                                                                std::string& error) {
+  auto session = std::make_unique<Session>();
+  session->key = key;
+  const PgUrl target = server_.with_database(key.first)
+                           .with("user", key.second)
+                           .with("application_name", kIdleApplicationName)
+                           .with("sslmode", "disable")
+                           .with("gssencmode", "disable")
+                           .with("connect_timeout", "10");
+  session->conn = PQconnectdb(target.conninfo().c_str());
+  if (PQstatus(session->conn) != CONNECTION_OK) {
+    error = trimmed(PQerrorMessage(session->conn));
+    return nullptr;
+  }
+  std::lock_guard lock(mutex_);
+  ++stats_.sessions_opened;
+  return session;
+}
+
+void SessionPool::warm(const std::string& database, std::size_t count) {
+  const Key key{database, server_.user()};
+  std::size_t missing = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t have = idle_.contains(key) ? idle_[key].size() : 0;
+    const std::size_t room = max_idle_ > idle_count_ ? max_idle_ - idle_count_ : 0;
+    missing = std::min(count > have ? count - have : 0, room);
+  }
+  if (missing == 0 || stopping_) return;
+  // One thread a session: each connection's start-up is mostly the server's
+  // work, and the server forks its backends in parallel.
+  std::vector<std::unique_ptr<Session>> opened(missing);
+  std::vector<std::thread> openers;
+  for (std::size_t i = 0; i < missing; ++i) {
+    openers.emplace_back([&, i] {
+      std::string ignored;
+      opened[i] = open_session(key, ignored);
+    });
+  }
+  for (auto& opener : openers) opener.join();
+  std::lock_guard lock(mutex_);
+  for (auto& session : opened) {
+    if (!session || idle_count_ >= max_idle_) continue;
+    idle_[key].push_back(std::move(session));
+    ++idle_count_;
+    ++stats_.sessions_warmed;
+  }
 }
 
 void SessionPool::release(std::unique_ptr<Session> session, bool reusable) {

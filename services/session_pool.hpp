@@ -42,6 +42,7 @@ class SessionPool {
     std::uint64_t sessions_opened = 0;  ///< server sessions opened
     std::uint64_t sessions_reused = 0;  ///< handovers of a pooled session
     std::uint64_t sessions_closed = 0;  ///< sessions closed rather than pooled
+    std::uint64_t sessions_warmed = 0;  ///< sessions opened ahead of their clients (warm())
   };
 
   /// Listens on 127.0.0.1 (a port of the kernel's choice) and opens sessions
@@ -55,6 +56,12 @@ class SessionPool {
   std::uint16_t port() const { return port_; }
   /// The URL a client uses for `database` through the pool.
   PgUrl client_url(const std::string& database) const;
+  /// Opens sessions to `database` (as the server URL's user) until `count`
+  /// are idle, all at once, and returns when they are: a trial's set-up
+  /// warms the pool so that its clients do not wait for backends in its
+  /// run phase. Sessions that cannot be opened are left to the clients,
+  /// which then get the server's error themselves.
+  void warm(const std::string& database, std::size_t count);
   /// Closes the sessions of `database` before it is copied or dropped: the
   /// idle ones at once, after waiting (up to 5 s) for those still in use
   /// to come back (a client that has just gone, its session being reset).
@@ -73,6 +80,7 @@ class SessionPool {
                                    const std::vector<std::pair<std::string, std::string>>& settings,
                                    std::string& error);
   void release(std::unique_ptr<Session> session, bool reusable);
+  std::unique_ptr<Session> open_session(const Key& key, std::string& error);
 
   PgUrl server_;
   std::size_t max_idle_;

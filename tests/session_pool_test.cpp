@@ -115,6 +115,18 @@ BOOST_FIXTURE_TEST_CASE(a_session_left_idle_is_reset_and_handed_on, PoolFixture)
   BOOST_TEST(stats.sessions_reused == 1u);
 }
 
+BOOST_FIXTURE_TEST_CASE(warmed_sessions_wait_for_their_clients, PoolFixture) {
+  pool->warm(database, 3);
+  BOOST_TEST(pool->stats().sessions_warmed == 3u);
+  pool->warm(database, 2);  // enough are idle already
+  BOOST_TEST(pool->stats().sessions_opened == 3u);
+  std::vector<std::unique_ptr<pqxx::connection>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<pqxx::connection>(client()));
+  const auto stats = pool->stats();
+  BOOST_TEST(stats.sessions_opened == 3u);  // no client waited for a backend
+  BOOST_TEST(stats.sessions_reused == 3u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_client_gone_inside_a_transaction_closes_its_session, PoolFixture) {
   int holder_pid = 0;
   {
