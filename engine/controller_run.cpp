@@ -318,6 +318,7 @@ struct RunSession::State {
   std::optional<world::TemplateDatabase> database_template;
   // After the template: stopped before it, so its sessions close first.
   std::unique_ptr<services::SessionPool> session_pool;
+  std::unique_ptr<WorkerSpares> spares;
   std::optional<TrialEnvironment> environment;
 };
 
@@ -337,10 +338,13 @@ RunSession::RunSession(const Setup& setup) : state_(std::make_unique<State>()) {
   if (state_->services->embedded_postgres() != nullptr) {
     state_->session_pool = std::make_unique<services::SessionPool>(state_->services->admin_url());
   }
-  state_->environment.emplace(
-      TrialEnvironment{*state_->services, state_->world, *state_->database_template,
-                       state_->migrator, std::filesystem::absolute(setup.out_dir / "logs"),
-                       fmt::format("{}-{}", ::getpid(), setup.seed), state_->session_pool.get()});
+  state_->spares = std::make_unique<WorkerSpares>(
+      state_->migrator.command, std::filesystem::absolute(setup.out_dir / "logs"));
+  state_->environment.emplace(TrialEnvironment{*state_->services, state_->world,
+                                               *state_->database_template, state_->migrator,
+                                               std::filesystem::absolute(setup.out_dir / "logs"),
+                                               fmt::format("{}-{}", ::getpid(), setup.seed),
+                                               state_->session_pool.get(), state_->spares.get()});
 }
 
 RunSession::~RunSession() = default;

@@ -39,13 +39,15 @@ TrialSettings read_settings(const Options& options) {
 // How many sessions the trial's clients will want at once, as far as its
 // options tell: `workers` app servers of `clients` clients each (one app
 // server when the scenario has no `workers`); none when it has no `clients`.
+std::size_t option_count(const Options& options, const char* name) {
+  const auto it = options.json().find(name);
+  if (it == options.json().end() || !it->is_number_integer()) return 0;
+  return static_cast<std::size_t>(std::max<long long>(it->get<long long>(), 0));
+}
+
 std::size_t sessions_wanted(const Options& options) {
-  const auto count = [&](const char* name) -> std::size_t {
-    const auto it = options.json().find(name);
-    if (it == options.json().end() || !it->is_number_integer()) return 0;
-    return static_cast<std::size_t>(std::max<long long>(it->get<long long>(), 0));
-  };
-  return std::max<std::size_t>(count("workers"), 1) * count("clients");
+  return std::max<std::size_t>(option_count(options, "workers"), 1) *
+         option_count(options, "clients");
 }
 
 }  // namespace
@@ -91,15 +93,21 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
   litellm_->start();
   world::load_world(*stripe_, environment_.world);
   world::load_world(*litellm_, environment_.world);
-  if (warming.valid()) warming.get();
   // Before any worker: every lock command of the trial is seen.
   lock_observer_ = std::make_unique<LockObserver>(environment_.services.redis_url(),
                                                   endpoints().lock.key_prefix, started_);
   fleet_ = std::make_unique<WorkerFleet>(
-      WorkerFleet::Setup{environment_.migrator, environment_.log_dir, index_, started_}, history_,
-      gate_, [this](const std::string& kind, nlohmann::json value) {
+      WorkerFleet::Setup{environment_.migrator, environment_.log_dir, index_, started_,
+                         environment_.spares},
+      history_, gate_, [this](const std::string& kind, nlohmann::json value) {
         record_fault(kind, std::move(value));
       });
+  // As many spare app servers as the options ask for, waiting for their
+  // plans (started after the previous trial's run phase, or now).
+  if (environment_.spares != nullptr) {
+    environment_.spares->keep(static_cast<int>(option_count(options_, "workers")));
+  }
+  if (warming.valid()) warming.get();
   const auto pairs = parse_interleaving(settings_.interleaving);
   if (!pairs.empty()) {
     nlohmann::json planned = nlohmann::json::array();
@@ -130,6 +138,13 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
 
 Trial::~Trial() {
   fleet_.reset();  // the workers first, while the fakes they talk to still answer
+  if (environment_.spares != nullptr) {
+    try {
+      environment_.spares->refill();  // for the one the liveness phase took
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "orgquake: could not start a spare worker: %s\n", e.what());
+    }
+  }
   lock_observer_.reset();
   if (litellm_) litellm_->stop();
   if (stripe_) stripe_->stop();
@@ -589,6 +604,8 @@ void Trial::heal_phase(milliseconds timeout) {
       record_fault("resume", {{"worker", w}, {"reason", "still stopped at the heal phase"}});
     }
   }
+  // The next trial's app servers start while this one is judged.
+  if (environment_.spares != nullptr) environment_.spares->refill();
   // Nothing is held back any more: every waiting firing proceeds.
   gate_.open();
   if (const int idle = fleet_->dismiss_idle(); idle > 0) {

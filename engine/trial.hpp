@@ -35,6 +35,7 @@
 #include "engine/options.hpp"
 #include "engine/trial_replay.hpp"
 #include "engine/worker_fleet.hpp"
+#include "engine/worker_spares.hpp"
 #include "fakes/fault_injector.hpp"
 #include "faults/fault.hpp"
 #include "faults/fault_plan.hpp"
@@ -69,6 +70,9 @@ struct TrialEnvironment {
   /// trial, to a trial database restored in place (TemplateDatabase::checkout).
   /// Unset: each trial a new clone, each client a new backend.
   services::SessionPool* session_pool = nullptr;
+  /// Worker processes started between trials, waiting for their plans; none:
+  /// each worker's process is started when the scenario starts it.
+  WorkerSpares* spares = nullptr;
 };
 
 /// What a worker runs: its clients and their operations, and its failpoints.

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "engine/migrator_catalog.hpp"
+#include "engine/worker_spares.hpp"
 #include "services/child_process.hpp"
 #include "worker/channel.hpp"
 #include "worker/worker_protocol.hpp"
@@ -128,25 +129,12 @@ int WorkerFleet::spawn(WorkerPlan plan, std::set<std::string> scenario_gated) {
         "the trial fewer operations per worker",
         index, plan_bytes));
   }
-  auto [mine, theirs] = Channel::socket_pair();
-  state->channel = std::make_unique<Channel>(mine);
-  services::ChildSpec spec;
-  const WorkerCommand& command = setup_.migrator.command;
-  spec.program = command.program;
-  spec.args = command.args;
-  spec.working_directory = command.working_directory;
-  spec.environment = command.environment;
-  spec.environment[channel_fd_variable] = "3";
-  spec.environment["ORGQUAKE_PROTOCOL"] = std::to_string(protocol_version);
-  spec.log_file = state->log;
-  spec.channel_fd = theirs;
-  try {
-    state->process.emplace(services::ChildProcess::spawn(spec));
-  } catch (...) {
-    ::close(theirs);
-    throw;
-  }
-  ::close(theirs);
+  WorkerProcess started = setup_.spares != nullptr
+                              ? setup_.spares->take(state->log)
+                              : WorkerProcess::start(setup_.migrator.command, state->log);
+  state->process.emplace(std::move(started.process));
+  state->channel = std::move(started.channel);
+  state->log = started.log;
   workers_.push_back(std::move(state));
   send(*workers_.back(), plan_message);
   return index;

@@ -29,6 +29,7 @@
 namespace orgquake::engine {
 
 struct MigratorUnderTest;
+class WorkerSpares;
 
 class WorkerFleet {
  public:
@@ -41,6 +42,8 @@ class WorkerFleet {
     std::filesystem::path log_dir;  ///< worker logs: trial-T-worker-W.log
     int trial_index = 0;
     Clock::time_point trial_start;  ///< event times count from here
+    /// Processes started ahead of their plans; none: each worker's is started at spawn().
+    WorkerSpares* spares = nullptr;
   };
 
   WorkerFleet(Setup setup, history::History& history, FailpointGate& gate,
