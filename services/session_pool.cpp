@@ -300,15 +300,23 @@ std::unique_ptr<SessionPool::Session> SessionPool::acquire(
       it->second.pop_back();
       --idle_count_;
     }
+    {
+      std::lock_guard lock(mutex_);
+      ++in_use_[key.first];
+    }
     if (session->apply(settings, error)) {
       std::lock_guard lock(mutex_);
       ++stats_.sessions_reused;
-      ++in_use_[key.first];
       return session;
     }
+    if (PQstatus(session->conn) == CONNECTION_OK) {
+      // The server refused the client's settings (a parameter it does not
+      // know): the client's error, and the session goes back to the pool.
+      release(std::move(session), true);
+      return nullptr;
+    }
     // Its backend died while it waited (a dropped database, a killed backend).
-    std::lock_guard lock(mutex_);
-    ++stats_.sessions_closed;
+    release(std::move(session), false);
   }
   auto session = open_session(key, error);
   if (!session) return nullptr;
@@ -317,7 +325,8 @@ std::unique_ptr<SessionPool::Session> SessionPool::acquire(
     ++in_use_[key.first];
   }
   if (!session->apply(settings, error)) {
-    release(std::move(session), false);
+    const bool alive = PQstatus(session->conn) == CONNECTION_OK;
+    release(std::move(session), alive);
     return nullptr;
   }
   return session;

@@ -210,6 +210,22 @@ BOOST_FIXTURE_TEST_CASE(what_cannot_be_pooled_is_refused_in_one_line, PoolFixtur
   }
 }
 
+BOOST_FIXTURE_TEST_CASE(a_setting_the_server_refuses_fails_only_its_client, PoolFixture) {
+  pool->warm(database, 2);
+  try {
+    pqxx::connection c(client() + " options='-c no_such_setting_at_all=1'");
+    BOOST_FAIL("a setting the server does not know was accepted");
+  } catch (const pqxx::broken_connection& e) {
+    BOOST_TEST(std::string(e.what()).find("no_such_setting_at_all") != std::string::npos);
+  }
+  // The session it was offered went back, and the next client gets one.
+  pqxx::connection next(client());
+  const auto stats = pool->stats();
+  BOOST_TEST(stats.sessions_opened == 2u);
+  BOOST_TEST(stats.sessions_closed == 0u);
+  BOOST_TEST(stats.sessions_reused == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_silent_peer_does_not_hold_up_stop, PoolFixture) {
   // A client that connects and says nothing, and one with an open session.
   const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
