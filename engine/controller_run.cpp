@@ -152,7 +152,7 @@ TrialStats compute_stats(const history::History& history) {
 /// Judges the trial's end state and history with every selected invariant.
 std::vector<InvariantResult> check(Trial& trial, const world::World& world,
                                    const std::vector<const invariants::Invariant*>& selected) {
-  auto pg = io::PgConnection::connect(trial.database().url().conninfo(),
+  auto pg = io::PgConnection::connect(trial.session_url().conninfo(),
                                       io::after(std::chrono::seconds(10)));
   invariants::ObservedWorld observed{world, pg, invariants::snapshot(trial.stripe()),
                                      invariants::snapshot(trial.litellm()), &trial.history()};

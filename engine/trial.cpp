@@ -62,11 +62,14 @@ Trial::Trial(TrialEnvironment& environment, const Scenario& scenario, Options op
       seed_(seed),
       index_(index),
       started_(Clock::now()),
-      database_(environment.session_pool != nullptr
-                    ? environment.database_template.checkout([&](const std::string& name) {
-                        environment.session_pool->close_idle(name);
-                      })
-                    : environment.database_template.clone()),
+      database_(
+          environment.session_pool != nullptr
+              ? environment.database_template.checkout(
+                    {[&](const std::string& name) { environment.session_pool->close_idle(name); },
+                     [&](const std::string& name) {
+                       return environment.session_pool->client_url(name);
+                     }})
+              : environment.database_template.clone()),
       gate_([this](const GatedHit& hit, HitDecision decision) { decided(hit, decision); }) {
   // The pool's sessions are opened while the fakes start, so that a lane's
   // first trial of many clients does not spend its run phase forking
@@ -215,9 +218,7 @@ void Trial::require_failpoint(const std::string& failpoint) const {
 
 migrator::MigratorEndpoints Trial::endpoints() const {
   migrator::MigratorEndpoints e;
-  e.pg_conninfo = environment_.session_pool != nullptr
-                      ? environment_.session_pool->client_url(database_.name()).full()
-                      : database_.url().full();
+  e.pg_conninfo = session_url().full();
   const auto& redis = environment_.services.redis_url();
   e.redis = {redis.host, redis.port, redis.password, redis.database, {}};
   e.stripe_port = stripe_->port();

@@ -255,6 +255,13 @@ class Trial : private faults::FaultTarget {
   const nlohmann::json& choices() const { return choices_; }
   const std::vector<std::string>& failpoint_order() const { return gate_.decisions(); }
   const world::TrialDatabase& database() const { return database_; }
+  /// Where a client of the trial database connects: the session pool when
+  /// there is one (a kept session, not a new backend), else the database.
+  services::PgUrl session_url() const {
+    return environment_.session_pool != nullptr
+               ? environment_.session_pool->client_url(database_.name())
+               : database_.url();
+  }
   /// How workers broke the worker protocol, one line each ("migrator X:
   /// worker 2 wrote a line that is not JSON"); any makes the trial unknown.
   const std::vector<std::string>& protocol_violations() const { return fleet_->violations(); }

@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(a_trial_that_changed_the_schema_gets_a_new_clone) {
     pqxx::nontransaction(c).exec("ALTER TABLE user_settings ADD COLUMN org_hint text");
   }
   std::vector<std::string> dropped;
-  auto next = tpl.checkout([&](const std::string& name) { dropped.push_back(name); });
+  auto next = tpl.checkout({[&](const std::string& name) { dropped.push_back(name); }, {}});
   BOOST_TEST(next.name() != first);
   BOOST_TEST(dropped == std::vector<std::string>{first});
   BOOST_TEST(tpl.restores_made() == 0);

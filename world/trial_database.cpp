@@ -95,16 +95,16 @@ TrialDatabase TemplateDatabase::keep_on_release(const std::string& name) {
                        });
 }
 
-TrialDatabase TemplateDatabase::checkout(
-    const std::function<void(const std::string&)>& before_drop) {
+TrialDatabase TemplateDatabase::checkout(const CheckoutHooks& hooks) {
   if (auto name = std::exchange(kept_->name, std::nullopt)) {
-    const auto url = services_->admin_url().with_database(*name);
+    const auto url =
+        hooks.restore_via ? hooks.restore_via(*name) : services_->admin_url().with_database(*name);
     if (pristine_ && pristine_->restore_into(url)) {
       ++restores_;
       return keep_on_release(*name);
     }
     // A trial changed the schema (or held a lock past the timeout): start over.
-    if (before_drop) before_drop(*name);
+    if (hooks.before_drop) hooks.before_drop(*name);
     drop_database(*admin_, *name);
   }
   TrialDatabase fresh = clone();

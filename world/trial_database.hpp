@@ -72,8 +72,14 @@ class TemplateDatabase {
   /// is kept rather than dropped: the next checkout() restores it in place
   /// (DatabaseSnapshot), so that sessions to it (a SessionPool's) live on.
   /// A database whose schema a trial changed is dropped, after
-  /// `before_drop(name)`, and a new clone takes its place.
-  TrialDatabase checkout(const std::function<void(const std::string&)>& before_drop = {});
+  /// `before_drop(name)`, and a new clone takes its place. `restore_via`
+  /// names where to connect to restore a database (a session pool's URL,
+  /// whose kept session saves a backend a trial); none: straight to it.
+  struct CheckoutHooks {
+    std::function<void(const std::string& name)> before_drop;
+    std::function<services::PgUrl(const std::string& name)> restore_via;
+  };
+  TrialDatabase checkout(const CheckoutHooks& hooks = {});
 
   /// How trials got their databases: new clones, and databases restored in place.
   int clones_made() const { return clones_; }
