@@ -19,7 +19,6 @@
 namespace orgquake::engine {
 
 using worker::Channel;
-using worker::channel_fd_variable;
 using worker::echo_failpoint;
 using worker::find_error_name;
 using worker::HitDecision;
@@ -27,7 +26,6 @@ using worker::max_message_bytes;
 using worker::MigratorDescription;
 using worker::one_line;
 using worker::OperationPlan;
-using worker::protocol_version;
 using worker::ProtocolViolation;
 using worker::WorkerPlan;
 namespace message = worker::message;

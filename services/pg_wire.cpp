@@ -12,13 +12,6 @@ void put_u32(std::string& out, std::uint32_t value) {
   out.push_back(static_cast<char>(value & 0xff));
 }
 
-std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
-  return (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at])) << 24) |
-         (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 16) |
-         (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 2])) << 8) |
-         static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 3]));
-}
-
 std::string message(char type, const std::string& body) {
   std::string out(1, type);
   put_u32(out, static_cast<std::uint32_t>(body.size() + 4));
@@ -40,14 +33,14 @@ std::optional<StartupPacket> parse_startup(std::string_view body, std::string& e
     return std::nullopt;
   }
   StartupPacket packet;
-  packet.code = get_u32(body, 0);
+  packet.code = read_u32(body, 0);
   if (packet.code == kCancelRequest) {
     if (body.size() != 12) {
       error = fmt::format("a cancel request of {} bytes (12 expected)", body.size() + 4);
       return std::nullopt;
     }
-    packet.cancel_pid = get_u32(body, 4);
-    packet.cancel_key = get_u32(body, 8);
+    packet.cancel_pid = read_u32(body, 4);
+    packet.cancel_key = read_u32(body, 8);
     return packet;
   }
   if (packet.code == kSslRequest || packet.code == kGssEncRequest) return packet;

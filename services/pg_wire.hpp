@@ -29,6 +29,14 @@ struct StartupPacket {
   std::uint32_t cancel_key = 0;
 };
 
+/// The big-endian int32 at `bytes[at..at+4)`, as the protocol sends lengths and codes.
+inline std::uint32_t read_u32(std::string_view bytes, std::size_t at) {
+  return (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at])) << 24) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 16) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 2])) << 8) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + 3]));
+}
+
 /// Parses the body of a start-up packet (without its length word). Returns
 /// nullopt and says why in `error` when it is malformed.
 std::optional<StartupPacket> parse_startup(std::string_view body, std::string& error);
@@ -88,10 +96,7 @@ void MessageFramer::forward(std::string_view bytes, std::string& out, OnMessage&
     header_[header_used_++] = bytes[i++];
     if (header_used_ < 5) continue;
     header_used_ = 0;
-    const auto length = (static_cast<std::uint32_t>(static_cast<unsigned char>(header_[1])) << 24) |
-                        (static_cast<std::uint32_t>(static_cast<unsigned char>(header_[2])) << 16) |
-                        (static_cast<std::uint32_t>(static_cast<unsigned char>(header_[3])) << 8) |
-                        static_cast<std::uint32_t>(static_cast<unsigned char>(header_[4]));
+    const auto length = read_u32(std::string_view(header_, 5), 1);
     // The length counts itself; a value below 4 is a broken stream, taken
     // as an empty body so that framing goes on rather than wedging.
     body_left_ = length >= 4 ? length - 4 : 0;

@@ -93,6 +93,15 @@ bool write_all(int fd, int stop_fd, std::string_view bytes) {
   return true;
 }
 
+// Sends what the non-blocking socket takes of `pending` and drops it from
+// there; false when the peer is gone.
+bool send_some(int fd, std::string& pending) {
+  if (pending.empty()) return true;
+  const ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+  if (n > 0) pending.erase(0, static_cast<std::size_t>(n));
+  return n >= 0 || errno == EAGAIN || errno == EINTR;
+}
+
 void set_nonblocking(int fd) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
@@ -409,11 +418,7 @@ void SessionPool::serve(int client_fd) {
   for (;;) {
     char length_bytes[4];
     if (!read_exact(client_fd, stop_fd_, length_bytes, 4, deadline)) return;
-    const std::uint32_t length =
-        (static_cast<std::uint32_t>(static_cast<unsigned char>(length_bytes[0])) << 24) |
-        (static_cast<std::uint32_t>(static_cast<unsigned char>(length_bytes[1])) << 16) |
-        (static_cast<std::uint32_t>(static_cast<unsigned char>(length_bytes[2])) << 8) |
-        static_cast<std::uint32_t>(static_cast<unsigned char>(length_bytes[3]));
+    const std::uint32_t length = pg_wire::read_u32(std::string_view(length_bytes, 4), 0);
     if (length < 8 || length > kMaxStartupPacket) {
       write_all(client_fd, stop_fd_,
                 pg_wire::fatal_error("08P01", fmt::format("orgquake session pool: a start-up "
@@ -595,22 +600,8 @@ void SessionPool::serve(int client_fd) {
         client_gone = true;
       }
     }
-    if (!to_server.empty()) {
-      const ssize_t n = ::send(server_fd, to_server.data(), to_server.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        to_server.erase(0, static_cast<std::size_t>(n));
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        server_gone = true;
-      }
-    }
-    if (!to_client.empty()) {
-      const ssize_t n = ::send(client_fd, to_client.data(), to_client.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        to_client.erase(0, static_cast<std::size_t>(n));
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        client_gone = true;
-      }
-    }
+    if (!send_some(server_fd, to_server)) server_gone = true;
+    if (!send_some(client_fd, to_client)) client_gone = true;
     // A client that said goodbye is gone once what it sent has been passed on.
     if (client_said_goodbye && to_server.empty()) client_gone = true;
   }
