@@ -313,6 +313,7 @@ std::vector<int> Trial::start_workers(std::vector<WorkerOptions> fleet) {
 }
 
 void Trial::go(const std::vector<int>& workers) {
+  history_.release(now_ns());
   fleet_->go(workers);
   if (phase_ == history::phase_run && !fault_plan_.clock_held()) start_fault_clock();
 }
@@ -579,7 +580,15 @@ void Trial::start_phase(std::string_view phase, nlohmann::json value) {
   event.time_ns = now_ns();
   event.kind = phase_;
   event.value = std::move(value);
-  history_.add(std::move(event));
+  if (phase == history::phase_run) {
+    // The run begins when it first acts (a go, a fault): the scenario's app
+    // servers starting and connecting before that are the trial's set-up,
+    // as a deployment's are before it takes traffic, and the race starts
+    // with every client ready.
+    history_.hold(std::move(event));
+  } else {
+    history_.add(std::move(event));
+  }
 }
 
 void Trial::heal_phase(milliseconds timeout) {

@@ -238,6 +238,8 @@ class Trial : private faults::FaultTarget {
   void affect(const std::string& user) { affected_.insert(user); }
 
   // ---- The controller's part.
+  /// Writes the phase's event; the run phase's waits for the run's first
+  /// act (go(), a fault), so that it marks when the operations may start.
   void start_phase(std::string_view phase, nlohmann::json value = nlohmann::json::object());
   /// Lets every timed fault play out its plan (still the run phase), then
   /// heals every fault in force, newest first, and waits for the run's

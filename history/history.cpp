@@ -73,10 +73,26 @@ Event Event::from_json(const nlohmann::json& json) {
 }
 
 void History::add(Event event) {
+  release(event.time_ns);
   events_.push_back(std::move(event));
 }
 
+void History::hold(Event marker) {
+  release(marker.time_ns);
+  held_ = std::move(marker);
+}
+
+void History::release(std::int64_t time_ns) {
+  if (!held_) return;
+  // Never before it was announced: an event of earlier time (a process's
+  // own clock, read late) stays before the marker.
+  held_->time_ns = std::max(held_->time_ns, time_ns);
+  events_.push_back(std::move(*held_));
+  held_.reset();
+}
+
 void History::finish() {
+  if (held_) release(held_->time_ns);  // nothing happened after it
   std::stable_sort(events_.begin(), events_.end(),
                    [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
 }

@@ -84,7 +84,16 @@ struct Event {
 /// The events of one trial in time order (ties keep insertion order).
 class History {
  public:
+  /// Adds `event`, after any marker held back (hold()).
   void add(Event event);
+  /// Keeps `marker` back until release() or the next add(), and gives it
+  /// that moment's time (never earlier than its own): a phase whose start
+  /// is when its first thing happens, not when it was announced. A hold
+  /// releases the marker held before it; finish() adds one still held at
+  /// its own time.
+  void hold(Event marker);
+  /// Adds the held marker, if any, at `time_ns`.
+  void release(std::int64_t time_ns);
   /// Sorts by time; call once every process has reported.
   void finish();
 
@@ -93,6 +102,7 @@ class History {
 
  private:
   std::vector<Event> events_;
+  std::optional<Event> held_;
 };
 
 }  // namespace orgquake::history
