@@ -7,7 +7,14 @@ std::unique_ptr<MigratorClient> MigratorClient::connect(const MigratorEndpoints&
   io::HttpClient::Options http;
   http.request_timeout = endpoints.http_request_timeout;
   auto client = std::unique_ptr<MigratorClient>(new MigratorClient{
-      io::PgConnection::connect(endpoints.pg_conninfo, deadline, endpoints.pg_application_name),
+      // A transaction must not outlive the lease it runs under: a holder
+      // stalled mid-transaction (a GC pause, a stopped VM) would keep its
+      // row locks and block the next holder in PostgreSQL long after Redis
+      // let it in. The server ends such a session; the stalled holder's
+      // commit then fails.
+      io::PgConnection::connect(
+          endpoints.pg_conninfo, deadline, endpoints.pg_application_name,
+          "-c idle_in_transaction_session_timeout=" + std::to_string(endpoints.lock.ttl.count())),
       io::RedisClient::connect(endpoints.redis, deadline),
       std::make_unique<io::HttpClient>(endpoints.stripe_host, endpoints.stripe_port, http),
       std::make_unique<io::HttpClient>(endpoints.litellm_host, endpoints.litellm_port, http),
@@ -17,12 +24,6 @@ std::unique_ptr<MigratorClient> MigratorClient::connect(const MigratorEndpoints&
       *client->stripe_http, StripeClient::Options{endpoints.stripe_secret_key}, Rng(1));
   client->litellm = std::make_unique<LiteLlmClient>(
       *client->litellm_http, LiteLlmClient::Options{endpoints.litellm_master_key}, Rng(2));
-  // A transaction must not outlive the lease it runs under: a holder stalled
-  // mid-transaction (a GC pause, a stopped VM) would keep its row locks and
-  // block the next holder in PostgreSQL long after Redis let it in. The
-  // server ends such a session; the stalled holder's commit then fails.
-  client->pg.exec("SET idle_in_transaction_session_timeout = " +
-                  std::to_string(endpoints.lock.ttl.count()));
   return client;
 }
 

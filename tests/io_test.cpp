@@ -176,6 +176,19 @@ BOOST_AUTO_TEST_CASE(a_connection_after_a_killed_backend_reuses_its_descriptor) 
   });
 }
 
+// The settings a session starts with ride in its start-up packet, added to
+// any the conninfo carries rather than replacing them.
+BOOST_AUTO_TEST_CASE(start_up_options_add_to_the_conninfo_s_own) {
+  on_reactor_thread([] {
+    auto pg = io::PgConnection::connect(conninfo() + " options='-c statement_timeout=4321'",
+                                        io::after(5s), "io-test",
+                                        "-c idle_in_transaction_session_timeout=1234");
+    BOOST_TEST(pg.exec("SHOW idle_in_transaction_session_timeout").text(0, 0) == "1234ms");
+    BOOST_TEST(pg.exec("SHOW statement_timeout").text(0, 0) == "4321ms");
+    BOOST_TEST(pg.exec("SHOW application_name").text(0, 0) == "io-test");
+  });
+}
+
 BOOST_AUTO_TEST_CASE(a_deadline_ends_the_wait_and_the_connection) {
   on_reactor_thread([] {
     auto pg = io::PgConnection::connect(conninfo(), io::after(5s));

@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <libpq-fe.h>
 
@@ -16,6 +18,20 @@ std::string trimmed(const char* message) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   for (auto& c : text) c = c == '\n' ? ' ' : c;
   return text;
+}
+
+/// The value `keyword` has in `conninfo` (a URL or key=value pairs), or "".
+std::string conninfo_option(const std::string& conninfo, const char* keyword) {
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);  // the connection attempt reports it
+  if (parsed == nullptr) return "";
+  std::string value;
+  for (const PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == keyword && o->val != nullptr) value = o->val;
+  }
+  PQconninfoFree(parsed);
+  return value;
 }
 
 }  // namespace
@@ -76,13 +92,27 @@ std::int64_t PgResult::affected_rows() const {
 // --- PgConnection ----------------------------------------------------------
 
 PgConnection PgConnection::connect(const std::string& conninfo, Deadline deadline,
-                                   const std::string& application_name) {
+                                   const std::string& application_name,
+                                   const std::string& options) {
   // The conninfo (a URL or key=value pairs) is expanded in place of dbname;
-  // a name given after it overrides any it carries.
-  const char* keywords[] = {"dbname", "application_name", nullptr};
-  const char* values[] = {conninfo.c_str(), application_name.c_str(), nullptr};
-  if (application_name.empty()) keywords[1] = nullptr;
-  pg_conn* raw = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
+  // what is given after it overrides what it carries.
+  std::vector<const char*> keywords = {"dbname"};
+  std::vector<const char*> values = {conninfo.c_str()};
+  if (!application_name.empty()) {
+    keywords.push_back("application_name");
+    values.push_back(application_name.c_str());
+  }
+  std::string all_options;
+  if (!options.empty()) {
+    // Added to the conninfo's own options, which a later keyword would replace.
+    all_options = conninfo_option(conninfo, "options");
+    all_options += (all_options.empty() ? "" : " ") + options;
+    keywords.push_back("options");
+    values.push_back(all_options.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_conn* raw = PQconnectStartParams(keywords.data(), values.data(), /*expand_dbname=*/1);
   if (raw == nullptr) throw PgConnectionError("cannot allocate a PostgreSQL connection");
   PgConnection connection(raw);
   if (PQstatus(raw) == CONNECTION_BAD) connection.fail("cannot connect to PostgreSQL");

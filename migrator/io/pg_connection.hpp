@@ -75,9 +75,12 @@ using PgParam = std::optional<std::string>;
 class PgConnection {
  public:
   /// `application_name`, when given, names the session in pg_stat_activity
-  /// (the harness aims a backend kill at a client by it).
+  /// (the harness aims a backend kill at a client by it). `options`, when
+  /// given, are settings the session starts with (`-c name=value ...`),
+  /// sent in the start-up packet: no round trip of their own.
   static PgConnection connect(const std::string& conninfo, Deadline deadline,
-                              const std::string& application_name = "");
+                              const std::string& application_name = "",
+                              const std::string& options = "");
 
   PgConnection(PgConnection&& other) noexcept;
   PgConnection& operator=(PgConnection&& other) noexcept;
