@@ -206,13 +206,14 @@ int run(const RunOptions& options) {
     request.progress = false;
     const std::filesystem::path lane_dir = *options.lane_dir;
     const auto lane = parse_lane_number(lane_dir);
-    request.claim = [claims = engine::lane_claims_dir(lane_dir), lane](int index) {
-      return engine::claim_trial(claims, lane, index);
-    };
-    request.on_trial = [lane_dir](const results::TrialResult& trial) {
+    auto lane_queue = std::make_shared<engine::LaneQueue>(engine::lane_claims_dir(lane_dir), lane,
+                                                          engine::plan_run(request));
+    request.next_trial = [lane_queue] { return lane_queue->next(); };
+    request.on_trial = [lane_dir, lane_queue](const results::TrialResult& trial) {
       reports::write_file_atomically(
           engine::lane_trial_file(lane_dir, trial.index),
           reports::dump_report_json(results::trial_with_history_to_json(trial)));
+      lane_queue->finished(trial.scenario, trial.duration_s);
     };
     engine::run_suite(request);
     return 0;

@@ -76,12 +76,11 @@ std::vector<PlannedTrial> plan_trials(const RunRequest& request) {
     }
   }
   if (request.only_trials) {
-    const auto& order = *request.only_trials;
-    const auto position = [&](const PlannedTrial& trial) {
-      return std::find(order.begin(), order.end(), trial.index) - order.begin();
-    };
-    std::stable_sort(planned.begin(), planned.end(),
-                     [&](const auto& a, const auto& b) { return position(a) < position(b); });
+    std::map<int, std::size_t> position;
+    for (const int index : *request.only_trials) position.emplace(index, position.size());
+    std::stable_sort(planned.begin(), planned.end(), [&](const auto& a, const auto& b) {
+      return position.at(a.index) < position.at(b.index);
+    });
   }
   if (request.trial && planned.empty()) {
     throw UsageError(fmt::format("the run has no trial {} (it has {})", *request.trial, index));
@@ -410,9 +409,18 @@ RunResult run_suite(const RunRequest& request) {
   }
 
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
-  for (std::size_t i = 0; i < planned.size(); ++i) {
+  std::map<int, std::size_t> position_of;
+  for (std::size_t i = 0; i < planned.size(); ++i) position_of[planned[i].index] = i;
+  for (std::size_t n = 0;; ++n) {
     throw_if_interrupted();
-    if (request.claim && !request.claim(planned[i].index)) continue;
+    std::size_t i = n;
+    if (request.next_trial) {
+      const auto next = request.next_trial();
+      if (!next) break;
+      i = position_of.at(*next);
+    } else if (n == planned.size()) {
+      break;
+    }
     if (request.progress && terminal) {
       fmt::print("[{}/{}] {} seed {} running...\r", i + 1, planned.size(),
                  planned[i].scenario->name(), planned[i].seed);

@@ -36,9 +36,10 @@ struct RunRequest {
   /// Only these trial indexes, run in the order given (a lane of a parallel
   /// run is given its run's queue).
   std::optional<std::vector<int>> only_trials;
-  /// Asked before each trial; a trial it refuses is skipped. The lanes of a
-  /// parallel run share one queue: each runs the trials it claims first.
-  std::function<bool(int index)> claim;
+  /// Picks the index of the next trial to run, among those selected; none
+  /// ends the run. The lanes of a parallel run share one queue: each runs
+  /// the trials it claims (LaneQueue). Unset: every selected trial, in order.
+  std::function<std::optional<int>()> next_trial;
   /// Print a line per trial, and a progress line while one runs on a terminal.
   bool progress = true;
   /// Called with each trial as it finishes (a lane hands it to its parent).
@@ -52,7 +53,8 @@ struct PlannedTrialInfo {
   std::uint64_t seed = 0;
 };
 
-/// The trials `request` runs, in index order, after checking what can be
+/// The trials `request` runs, in index order (in `only_trials`' order when
+/// given), after checking what can be
 /// checked before anything starts (scenarios, invariants, the selection).
 /// Throws UsageError (exit 2).
 std::vector<PlannedTrialInfo> plan_run(const RunRequest& request);

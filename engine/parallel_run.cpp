@@ -145,6 +145,73 @@ bool claim_trial(const std::filesystem::path& claims_dir, int lane, int index) {
   return won;
 }
 
+namespace {
+
+std::filesystem::path seconds_file(const std::filesystem::path& claims_dir,
+                                   const std::string& scenario) {
+  return claims_dir / ("seconds-" + scenario);
+}
+
+/// How long a trial of `scenario` has taken at most, as the lanes told; none
+/// while no lane has finished one.
+std::optional<double> scenario_seconds(const std::filesystem::path& claims_dir,
+                                       const std::string& scenario) {
+  std::ifstream in(seconds_file(claims_dir, scenario));
+  double seconds = 0;
+  if (in >> seconds) return seconds;
+  return std::nullopt;
+}
+
+}  // namespace
+
+LaneQueue::LaneQueue(std::filesystem::path claims_dir, int lane,
+                     std::vector<PlannedTrialInfo> queue)
+    : claims_dir_(std::move(claims_dir)), lane_(lane) {
+  for (std::size_t i = 0; i < queue.size(); ++i) {
+    left_[queue[i].scenario].push_back({i, queue[i].index});
+  }
+}
+
+std::optional<int> LaneQueue::next() {
+  for (;;) {
+    // Unseen scenarios first, in queue order; then the longest seen.
+    std::deque<Entry>* best = nullptr;
+    std::optional<double> best_seconds;
+    for (auto& [scenario, left] : left_) {
+      if (left.empty()) continue;
+      const auto seconds = scenario_seconds(claims_dir_, scenario);
+      const bool better =
+          best == nullptr ||
+          (!seconds && (best_seconds || left.front().position < best->front().position)) ||
+          (seconds && best_seconds &&
+           (*seconds > *best_seconds ||
+            (*seconds == *best_seconds && left.front().position < best->front().position)));
+      if (better) {
+        best = &left;
+        best_seconds = seconds;
+      }
+    }
+    if (best == nullptr) return std::nullopt;
+    const int index = best->front().index;
+    best->pop_front();
+    if (claim_trial(claims_dir_, lane_, index)) return index;
+  }
+}
+
+void LaneQueue::finished(const std::string& scenario, double seconds) {
+  const auto known = scenario_seconds(claims_dir_, scenario);
+  if (known && *known >= seconds) return;
+  // Renamed into place, so that a reader sees a whole number; two lanes
+  // racing here each write a time some trial took, either will do.
+  const auto draft = claims_dir_ / fmt::format(".seconds-{}-lane-{}", scenario, lane_);
+  {
+    std::ofstream out(draft);
+    out << seconds << '\n';
+    if (!out.flush()) throw_errno("cannot write " + draft.string());
+  }
+  std::filesystem::rename(draft, seconds_file(claims_dir_, scenario));
+}
+
 results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
                                       const LaneArguments& lane_arguments) {
   const auto started = Clock::now();
