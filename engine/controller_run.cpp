@@ -346,7 +346,14 @@ RunSession::RunSession(const Setup& setup) : state_(std::make_unique<State>()) {
                                                state_->session_pool.get(), state_->spares.get()});
 }
 
-RunSession::~RunSession() = default;
+RunSession::~RunSession() {
+  // An embedded server is stopped next and its directory removed: its
+  // databases go with it.
+  if (state_->database_template && state_->services &&
+      state_->services->embedded_postgres() != nullptr) {
+    state_->database_template->forget();
+  }
+}
 
 const MigratorUnderTest& RunSession::migrator() const {
   return state_->migrator;

@@ -81,6 +81,12 @@ class TemplateDatabase {
   };
   TrialDatabase checkout(const CheckoutHooks& hooks = {});
 
+  /// Lets go of the template and the database it keeps, dropping neither:
+  /// for a server stopped next with its data (an embedded one at the end of
+  /// a run), where dropping them only costs time (a DROP DATABASE takes
+  /// 50 to 200 ms here).
+  void forget() { admin_.reset(); }
+
   /// How trials got their databases: new clones, and databases restored in place.
   int clones_made() const { return clones_; }
   int restores_made() const { return restores_; }
