@@ -8,18 +8,12 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/one_line.hpp"
 
 namespace {
 
-// One line, no trailing newline from libraries that add their own.
-std::string one_line(std::string message) {
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  for (auto& c : message) c = c == '\n' ? ' ' : c;
-  return message;
-}
-
 int fail(const std::string& message) {
-  fmt::print(stderr, "orgquake: {}\n", one_line(message));
+  fmt::print(stderr, "orgquake: {}\n", orgquake::one_line(message));
   return static_cast<int>(orgquake::ExitCode::harness_error);
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
+#include "core/one_line.hpp"
 #include "engine/scenario.hpp"
 #include "engine/trial.hpp"
 #include "faults/stacked_faults.hpp"
@@ -306,7 +307,7 @@ std::string git_sha() {
     while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) sha += buffer;
     ::pclose(pipe);
   }
-  while (!sha.empty() && (sha.back() == '\n' || sha.back() == ' ')) sha.pop_back();
+  sha = one_line(std::move(sha));
   return sha.size() == 40 ? sha : "unknown";
 }
 

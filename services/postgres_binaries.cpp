@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/one_line.hpp"
 
 namespace fs = std::filesystem;
 
@@ -32,7 +33,7 @@ std::string read_version(const fs::path& postgres) {
   std::string out;
   while (fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
   int status = pclose(pipe);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  out = one_line(std::move(out));
   if (status != 0 || out.find("PostgreSQL") == std::string::npos) {
     throw EnvironmentError(fmt::format("{} --version failed: {}", postgres.string(), out));
   }

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "core/error.hpp"
+#include "core/one_line.hpp"
 #include "services/interlock.hpp"
 #include "services/postgres_binaries.hpp"
 #include "services/postgres_cluster_cache.hpp"
@@ -25,11 +26,8 @@ void check_external_postgres(const PgUrl& url) {
   try {
     connection = std::make_unique<pqxx::connection>(url.conninfo());
   } catch (const pqxx::broken_connection& e) {
-    std::string why = e.what();
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    for (auto& c : why) c = c == '\n' ? ' ' : c;
     throw EnvironmentError(
-        fmt::format("cannot connect to PostgreSQL at {}: {}", url.display(), why));
+        fmt::format("cannot connect to PostgreSQL at {}: {}", url.display(), one_line(e.what())));
   }
   require_marker(*connection, url);
 }

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "core/error.hpp"
+#include "core/one_line.hpp"
 #include "services/pg_wire.hpp"
 
 namespace orgquake::services {
@@ -106,11 +107,6 @@ void set_nonblocking(int fd) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
 // The `options` start-up parameter as settings: only `-c name=value` (or
 // `-cname=value`, `--name=value`) has a meaning for a pooled session.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_options(
@@ -183,7 +179,7 @@ struct SessionPool::Session {
     PGresult* result = PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                     values.data(), nullptr, nullptr, 0);
     const bool ok = PQresultStatus(result) == PGRES_TUPLES_OK;
-    if (!ok) error = trimmed(PQerrorMessage(conn));
+    if (!ok) error = one_line(PQerrorMessage(conn));
     PQclear(result);
     return ok;
   }
@@ -353,7 +349,7 @@ std::unique_ptr<SessionPool::Session> SessionPool::open_session(const Key& key,
                            .with("connect_timeout", "10");
   session->conn = PQconnectdb(target.conninfo().c_str());
   if (PQstatus(session->conn) != CONNECTION_OK) {
-    error = trimmed(PQerrorMessage(session->conn));
+    error = one_line(PQerrorMessage(session->conn));
     return nullptr;
   }
   std::lock_guard lock(mutex_);

@@ -6,12 +6,25 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/one_line.hpp"
 #include "core/random.hpp"
 #include "services/postgres_url.hpp"
 #include "services/redis_url.hpp"
 #include "world/world.hpp"
 
 using namespace orgquake;
+
+BOOST_AUTO_TEST_SUITE(messages)
+
+// libpq ends its messages with a newline and splits DETAIL and HINT over
+// lines; orgquake prints every error as one line.
+BOOST_AUTO_TEST_CASE(one_line_folds_inner_newlines_and_drops_trailing_ones) {
+  BOOST_TEST(one_line("ERROR:  boom\nDETAIL:  why\n") == "ERROR:  boom DETAIL:  why");
+  BOOST_TEST(one_line("plain") == "plain");
+  BOOST_TEST(one_line(" \n \n") == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(random_streams)
 

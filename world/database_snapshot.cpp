@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include "core/one_line.hpp"
+
 namespace orgquake::world {
 namespace {
 
@@ -71,9 +73,7 @@ using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 std::string error_of(PGconn* conn) {
-  std::string text = PQerrorMessage(conn);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
+  return one_line(PQerrorMessage(conn));
 }
 
 Conn connect(const services::PgUrl& url) {

@@ -9,16 +9,10 @@
 #include <libpq-fe.h>
 
 #include "core/hash.hpp"
+#include "core/one_line.hpp"
 
 namespace orgquake::io {
 namespace {
-
-std::string trimmed(const char* message) {
-  std::string text = message ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  for (auto& c : text) c = c == '\n' ? ' ' : c;
-  return text;
-}
 
 /// The value `keyword` has in `conninfo` (a URL or key=value pairs), or "".
 std::string conninfo_option(const std::string& conninfo, const char* keyword) {
@@ -167,7 +161,7 @@ int PgConnection::backend_pid() const {
 }
 
 void PgConnection::fail(const std::string& what) {
-  const std::string message = what + ": " + trimmed(conn_ ? PQerrorMessage(conn_) : "");
+  const std::string message = what + ": " + one_line(conn_ ? PQerrorMessage(conn_) : "");
   close();
   throw PgConnectionError(message);
 }
@@ -206,7 +200,7 @@ PgResult PgConnection::finish(std::string_view what, Deadline deadline) {
     if (status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR ||
         status == PGRES_BAD_RESPONSE) {
       const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-      if (!error) error.emplace(state ? state : "", trimmed(PQresultErrorMessage(raw)));
+      if (!error) error.emplace(state ? state : "", one_line(PQresultErrorMessage(raw)));
     } else {
       last.emplace(std::move(result));
     }
