@@ -5,6 +5,7 @@
 // two runs).
 
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "results/run_result.hpp"
@@ -18,6 +19,10 @@ namespace orgquake::reports {
 ///    "type":"invoke","user":"u12","worker":1,...}
 /// Stream errors are left in the stream's state for the caller to check.
 void write_history_jsonl(const results::RunResult& run, std::ostream& out);
+
+/// One line of history.jsonl, without its newline: the same text as
+/// dump_report_json of Event::to_json() with "trial" and "scenario" added.
+std::string history_jsonl_line(const history::Event& event, int trial, const std::string& scenario);
 
 /// A trial's events in time order, ties in the order they were recorded: as
 /// History::finish() sorts them, for a history that was never finished (a

@@ -600,6 +600,41 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(history_jsonl_file)
 
+// The line is written field by field for speed; it must be the very text a
+// dump of the event's JSON gives, escapes and all, so that a history file
+// does not depend on which path wrote it.
+BOOST_AUTO_TEST_CASE(a_line_is_the_dump_of_the_event_s_json) {
+  const auto reference = [](const history::Event& event, int trial, const std::string& scenario) {
+    json line = event.to_json();
+    line["trial"] = trial;
+    line["scenario"] = scenario;
+    return reports::dump_report_json(line);
+  };
+  std::vector<history::Event> events;
+  for (const auto& trial : sample_run().trials) {
+    for (const auto& event : trial.history.events()) events.push_back(event);
+  }
+  history::Event odd;
+  odd.type = history::EventType::fail;
+  odd.time_ns = -5;
+  odd.worker = history::controller;
+  odd.client = 0;
+  odd.op = 0;
+  odd.kind = "quote\" back\\slash\ttab\x01";
+  odd.user = "caf\xc3\xa9 \xff broken";
+  odd.phase = "run";
+  odd.value = {{"message", "line\nbreak"}, {"n", 1.5}, {"list", {1, "two", nullptr}}};
+  events.push_back(odd);
+  history::Event bare;
+  bare.type = history::EventType::phase;
+  events.push_back(bare);
+  for (const auto& event : events) {
+    for (const std::string scenario : {"redis_outage", "odd \"name\""}) {
+      BOOST_TEST(reports::history_jsonl_line(event, 7, scenario) == reference(event, 7, scenario));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(one_line_per_event_in_trial_then_time_order) {
   const auto run = sample_run();
   std::ostringstream out;
