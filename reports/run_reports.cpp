@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -50,16 +51,21 @@ ReportFiles write_run_reports(const results::RunResult& run, const fs::path& dir
 
   const ReportFiles files{dir / "results.json", dir / "junit.xml", dir / "history.jsonl",
                           dir / "report.html"};
-  // Every file is rendered before its temporary is created, so a renderer's
-  // exception leaves nothing behind.
-  {
-    std::ostringstream history;
-    write_history_jsonl(run, history);
-    write_file_atomically(files.history_jsonl, history.view());
-  }
-  write_file_atomically(files.junit_xml, junit_xml(run));
-  write_file_atomically(files.report_html, report_html(run));
-  write_file_atomically(files.results_json, dump_report_json(results_json(run), 2) + "\n");
+  // Every file is rendered before any is written, so a renderer's exception
+  // leaves nothing behind. The two largest, the history and the report, are
+  // rendered at once: writing them is the last thing a run does.
+  auto history = std::async(std::launch::async, [&run] {
+    std::ostringstream out;
+    write_history_jsonl(run, out);
+    return std::move(out).str();
+  });
+  const std::string report = report_html(run);
+  const std::string junit = junit_xml(run);
+  const std::string results = dump_report_json(results_json(run), 2) + "\n";
+  write_file_atomically(files.history_jsonl, history.get());
+  write_file_atomically(files.junit_xml, junit);
+  write_file_atomically(files.report_html, report);
+  write_file_atomically(files.results_json, results);
   sync_directory(dir);
   return files;
 }
