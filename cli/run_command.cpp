@@ -19,6 +19,7 @@
 #include "engine/suite_spec.hpp"
 #include "reports/atomic_file.hpp"
 #include "reports/results_json.hpp"
+#include "reports/run_reports.hpp"
 #include "results/run_result_json.hpp"
 
 namespace orgquake::cli {
@@ -221,12 +222,17 @@ int run(const RunOptions& options) {
   const auto planned = engine::plan_run(request);
   const int jobs = options.jobs.value_or(default_jobs());
   if (jobs > 1 && planned.size() > 1) {
-    return finish_run(engine::run_suite_in_lanes(
-                          request, jobs,
-                          [&](const std::vector<int>& queue, const std::filesystem::path& dir) {
-                            return lane_arguments(options, request, queue, dir);
-                          }),
-                      request.out_dir);
+    // The reports are written while the lanes stop their services.
+    std::optional<reports::ReportFiles> written;
+    const auto run = engine::run_suite_in_lanes(
+        request, jobs,
+        [&](const std::vector<int>& queue, const std::filesystem::path& dir) {
+          return lane_arguments(options, request, queue, dir);
+        },
+        [&](const results::RunResult& all_in) {
+          written = reports::write_run_reports(all_in, request.out_dir);
+        });
+    return finish_run(run, request.out_dir, written);
   }
   return finish_run(engine::run_suite(request), request.out_dir);
 }

@@ -29,8 +29,9 @@ void print_known_bug_matches(const results::RunResult& run) {
 
 }  // namespace
 
-int finish_run(const results::RunResult& run, const std::filesystem::path& out_dir) {
-  const auto files = reports::write_run_reports(run, out_dir);
+int finish_run(const results::RunResult& run, const std::filesystem::path& out_dir,
+               const std::optional<reports::ReportFiles>& written) {
+  const auto files = written ? *written : reports::write_run_reports(run, out_dir);
   int counts[3] = {0, 0, 0};
   for (const auto& trial : run.trials) ++counts[static_cast<int>(trial.verdict)];
   fmt::print("verdict {}: {} trials in {:.1f} s ({} valid, {} invalid, {} unknown)\n",

@@ -212,8 +212,9 @@ void LaneQueue::finished(const std::string& scenario, double seconds) {
   std::filesystem::rename(draft, seconds_file(claims_dir_, scenario));
 }
 
-results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
-                                      const LaneArguments& lane_arguments) {
+results::RunResult run_suite_in_lanes(
+    const RunRequest& request, int jobs, const LaneArguments& lane_arguments,
+    const std::function<void(const results::RunResult&)>& on_all_trials_in) {
   const auto started = Clock::now();
   const auto planned = plan_run(request);
   // The migrator must start and declare itself before any lane does: a
@@ -249,6 +250,16 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
   }
 
   std::map<int, results::TrialResult> done;
+  bool assembled = false;
+  // The trials into the run, in index order, once none can still come.
+  const auto assemble = [&] {
+    for (auto& [index, trial] : done) {
+      run.verdict = std::max(run.verdict, trial.verdict);
+      run.trials.push_back(std::move(trial));
+    }
+    run.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
+    assembled = true;
+  };
   const auto on_done = [&](results::TrialResult& trial) {
     trial.repro_command =
         fmt::format("orgquake repro {} --trial {}", request.out_dir.string(), trial.index);
@@ -316,7 +327,13 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
           }
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      // Every trial is in: the lanes are stopping their services, which
+      // the reports need nothing from.
+      if (!assembled && done.size() == queue.size()) {
+        assemble();
+        if (on_all_trials_in) on_all_trials_in(run);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     // Every lane ended, and none was left to take these.
     for (int index : queue) {
@@ -329,12 +346,10 @@ results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
     throw;
   }
   std::filesystem::remove_all(lanes_dir);
-
-  for (auto& [index, trial] : done) {
-    run.verdict = std::max(run.verdict, trial.verdict);
-    run.trials.push_back(std::move(trial));
+  if (!assembled) {
+    assemble();
+    if (on_all_trials_in) on_all_trials_in(run);
   }
-  run.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
   return run;
 }
 

@@ -73,7 +73,11 @@ class LaneQueue {
 /// UsageError for a request run_suite would refuse, EnvironmentError with a lane's one line when a
 /// lane refuses as a serial run would (a full disk, a server that will not start), Interrupted on
 /// Ctrl-C (every lane stopped in each case).
-results::RunResult run_suite_in_lanes(const RunRequest& request, int jobs,
-                                      const LaneArguments& lane_arguments);
+/// `on_all_trials_in`, when given, gets the run as soon as every trial is
+/// in, while the lanes still stop their services: the reports can be
+/// written meanwhile. The run it gets is the one returned.
+results::RunResult run_suite_in_lanes(
+    const RunRequest& request, int jobs, const LaneArguments& lane_arguments,
+    const std::function<void(const results::RunResult&)>& on_all_trials_in = {});
 
 }  // namespace orgquake::engine
