@@ -10,6 +10,7 @@
 #include <string_view>
 #include <sys/wait.h>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -173,22 +174,21 @@ LaneQueue::LaneQueue(std::filesystem::path claims_dir, int lane,
 }
 
 std::optional<int> LaneQueue::next() {
+  // Lower goes first: scenarios no lane has timed, in queue order; then the
+  // longest, ties in queue order.
+  using Rank = std::tuple<bool, double, std::size_t>;
+  const auto rank = [](std::optional<double> seconds, std::size_t position) {
+    return Rank{seconds.has_value(), seconds ? -*seconds : 0.0, position};
+  };
   for (;;) {
-    // Unseen scenarios first, in queue order; then the longest seen.
     std::deque<Entry>* best = nullptr;
-    std::optional<double> best_seconds;
+    Rank best_rank;
     for (auto& [scenario, left] : left_) {
       if (left.empty()) continue;
-      const auto seconds = scenario_seconds(claims_dir_, scenario);
-      const bool better =
-          best == nullptr ||
-          (!seconds && (best_seconds || left.front().position < best->front().position)) ||
-          (seconds && best_seconds &&
-           (*seconds > *best_seconds ||
-            (*seconds == *best_seconds && left.front().position < best->front().position)));
-      if (better) {
+      const Rank candidate = rank(scenario_seconds(claims_dir_, scenario), left.front().position);
+      if (best == nullptr || candidate < best_rank) {
         best = &left;
-        best_seconds = seconds;
+        best_rank = candidate;
       }
     }
     if (best == nullptr) return std::nullopt;
