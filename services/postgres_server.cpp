@@ -81,6 +81,12 @@ PostgresServer PostgresServer::start(const PostgresBinaries& binaries,
       "log_line_prefix=%m [%p] ",
       "-c",
       "huge_pages=off",
+      // Dynamic shared memory as files in the data directory, not segments
+      // under /dev/shm: a server killed with its run (a lane that died, an
+      // immediate stop) cannot remove its segments, but its data directory
+      // goes with the run directory.
+      "-c",
+      "dynamic_shared_memory_type=mmap",
   };
   ChildProcess process = ChildProcess::spawn(
       {binaries.postgres(), args, options.log_file, options.run_as, "/", -1, {}});

@@ -398,6 +398,18 @@ BOOST_AUTO_TEST_CASE(ctrl_c_stops_every_lane_and_what_it_started) {
 // removed by the parent.
 BOOST_AUTO_TEST_CASE(a_lane_that_dies_leaves_its_trials_unknown_and_the_run_goes_on) {
   using namespace std::chrono_literals;
+  // A killed postgres cannot remove shared memory segments it made under
+  // /dev/shm; the embedded servers keep theirs in the run directory.
+  const auto shm_segments = [] {
+    std::set<std::string> names;
+    std::error_code ignored;
+    for (const auto& entry : fs::directory_iterator("/dev/shm", ignored)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind("PostgreSQL.", 0) == 0) names.insert(name);
+    }
+    return names;
+  };
+  const auto segments_before = shm_segments();
   PrivateRuntime runtime;
   test::TemporaryDirectory out;
   test::BackgroundCommand run(
@@ -463,6 +475,9 @@ BOOST_AUTO_TEST_CASE(a_lane_that_dies_leaves_its_trials_unknown_and_the_run_goes
   }
   BOOST_TEST(runtime.leftovers() == 0u);
   BOOST_TEST(!fs::exists(fs::path(out.path()) / ".lanes"));
+  for (const auto& name : shm_segments()) {
+    BOOST_TEST(segments_before.contains(name), "/dev/shm/" << name << " was left behind");
+  }
 }
 
 // Any registered scenario runs by name: from the first built-in suite that
