@@ -1,6 +1,7 @@
 #include "migrator/redis_lock.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,29 @@ end
 return 0
 )lua";
 
+// A script's SHA1 depends on its text alone, so one SCRIPT LOAD per process
+// serves every lock and every connection: a lookup sends EVALSHA only,
+// instead of a load before each acquire and each release (64 extra round
+// trips in every duplicate-lookup storm). A server that lacks the script
+// (restarted since) answers NOSCRIPT, and run_script loads it again.
+struct LoadedScript {
+  const char* source;
+  std::mutex mutex;
+  std::string sha;  ///< empty until first loaded
+
+  std::string get() {
+    std::lock_guard lock(mutex);
+    return sha;
+  }
+  void set(std::string loaded) {
+    std::lock_guard lock(mutex);
+    sha = std::move(loaded);
+  }
+};
+
+LoadedScript acquire_script{kAcquire, {}, {}};
+LoadedScript release_script{kRelease, {}, {}};
+
 /// What an attempt that found the lock held learned.
 struct Held {
   std::chrono::milliseconds lease_left{0};  ///< 0 when the key has no expiry
@@ -57,23 +81,34 @@ LockTimeout::LockTimeout(const std::string& user_id, std::chrono::milliseconds w
           fmt::format("could not lock user {} within {} ms ({} attempts): another request holds it",
                       user_id, waited.count(), attempts)) {}
 
-io::RedisReply RedisLock::run_script(std::string& sha, const char* source,
-                                     const std::vector<std::string_view>& keys_and_args) {
+namespace {
+
+io::RedisReply run_script(io::RedisClient& redis, LoadedScript& script,
+                          const std::vector<std::string_view>& keys_and_args,
+                          std::chrono::milliseconds timeout) {
   // EVALSHA sends 40 bytes instead of the script. The script cache is empty
   // after a Redis restart (NOSCRIPT): load it again and retry once.
   for (int attempt = 0;; ++attempt) {
-    const auto deadline = io::after(options_.command_timeout);
-    if (sha.empty()) sha = redis_.command({"SCRIPT", "LOAD", source}, deadline).text;
+    const auto deadline = io::after(timeout);
+    std::string sha = script.get();
+    if (sha.empty()) {
+      // Outside the mutex: the load suspends this fiber, and two fibers
+      // loading at once both get the same SHA.
+      sha = redis.command({"SCRIPT", "LOAD", script.source}, deadline).text;
+      script.set(sha);
+    }
     std::vector<std::string_view> command{"EVALSHA", sha};
     command.insert(command.end(), keys_and_args.begin(), keys_and_args.end());
     try {
-      return redis_.command(command, deadline);
+      return redis.command(command, deadline);
     } catch (const io::RedisErrorReply& e) {
       if (attempt > 0 || std::string_view(e.what()).rfind("NOSCRIPT", 0) != 0) throw;
-      sha.clear();
+      script.set({});
     }
   }
 }
+
+}  // namespace
 
 LockLease RedisLock::acquire(const std::string& user_id, int* waits) {
   return *acquire_unless(
@@ -95,8 +130,9 @@ std::optional<LockLease> RedisLock::acquire_unless(const std::string& user_id,
   const auto give_up = started + options_.max_wait;
   for (int attempt = 1;; ++attempt) {
     const auto granted_at = std::chrono::steady_clock::now();
-    auto reply = run_script(acquire_sha_, kAcquire,
-                            {"3", lease.key, fence_key, stream_key, lease.owner_token, ttl});
+    auto reply = run_script(redis_, acquire_script,
+                            {"3", lease.key, fence_key, stream_key, lease.owner_token, ttl},
+                            options_.command_timeout);
     if (reply.kind == io::RedisReply::Kind::integer) {
       lease.fencing_token = reply.integer;
       lease.expires_at = granted_at + options_.ttl;
@@ -137,9 +173,10 @@ bool RedisLock::release(const LockLease& lease) {
   // The stream outlives a release long enough for every waiter of it to read
   // it: one wait slice, or the lease, whichever is longer.
   const auto keep = std::max(options_.wait_slice, options_.ttl);
-  auto reply = run_script(release_sha_, kRelease,
+  auto reply = run_script(redis_, release_script,
                           {"2", lease.key, released_key(lease.user_id), lease.owner_token,
-                           std::to_string(keep.count())});
+                           std::to_string(keep.count())},
+                          options_.command_timeout);
   return reply.kind == io::RedisReply::Kind::integer && reply.integer == 1;
 }
 

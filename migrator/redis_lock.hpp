@@ -94,8 +94,6 @@ class RedisLock {
   const LockOptions& options() const { return options_; }
 
  private:
-  io::RedisReply run_script(std::string& sha, const char* source,
-                            const std::vector<std::string_view>& keys_and_args);
   /// Blocks until the release stream moves past `seen` or `wait` passes.
   void wait_for_release(const std::string& stream_key, const std::string& seen,
                         std::chrono::milliseconds wait);
@@ -103,7 +101,6 @@ class RedisLock {
   io::RedisClient& redis_;
   LockOptions options_;
   Rng rng_;
-  std::string acquire_sha_, release_sha_;  ///< loaded on first use
 };
 
 }  // namespace orgquake::migrator

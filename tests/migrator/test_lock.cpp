@@ -1,6 +1,8 @@
 // The lock and the fence: a paused holder cannot commit stale work, Redis
 // down is an error rather than an unlocked migration, waits are bounded.
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <thread>
 
 #include <boost/fiber/all.hpp>
@@ -10,6 +12,7 @@
 #include "migrator/failpoints/registry.hpp"
 #include "migrator/io/reactor.hpp"
 #include "migrator/redis_lock.hpp"
+#include "services/redis_monitor.hpp"
 #include "tests/migrator/migration_fixture.hpp"
 #include "tests/support/shared_services.hpp"
 #include "world/digest.hpp"
@@ -265,6 +268,54 @@ BOOST_AUTO_TEST_CASE(release_never_deletes_a_lock_someone_else_holds_and_tokens_
                   .is_nil());  // ...and b still has it
   BOOST_TEST(b.release(second));
   BOOST_TEST(a_client->redis.command({"GET", lock.key_prefix + "user-x"}).is_nil());
+}
+
+BOOST_AUTO_TEST_CASE(lock_scripts_load_once_a_process_and_again_after_the_server_forgets_them) {
+  test::MigrationFixture fixture(2);
+  auto a_client = fixture.connect();
+  auto b_client = fixture.connect();
+  const auto address_of = [](io::RedisClient& redis) {
+    const std::string info = redis.command({"CLIENT", "INFO"}).text;
+    const auto start = info.find("addr=") + 5;
+    return info.substr(start, info.find(' ', start) - start);
+  };
+  const std::string a_address = address_of(a_client->redis);
+  const std::string b_address = address_of(b_client->redis);
+  // MONITOR names the connection of every command, so the counts below are
+  // this case's whatever else the server runs.
+  auto monitor =
+      services::RedisMonitor::connect(test::shared_services().redis_url(), std::chrono::seconds(5));
+  a_client->redis.command({"SCRIPT", "FLUSH"});  // as a restarted server would
+  const auto lock = test::MigrationFixture::short_lock();
+  for (int i = 0; i < 2; ++i) {
+    migrator::RedisLock a(a_client->redis, lock, Rng(i));
+    BOOST_TEST(a.release(a.acquire("script-user")));
+  }
+  migrator::RedisLock b(b_client->redis, lock, Rng(7));
+  BOOST_TEST(b.release(b.acquire("script-user")));
+  a_client->redis.command({"ECHO", "lock-scripts-end"});
+
+  std::map<std::string, int> loads, calls;  // by connection
+  for (bool ended = false; !ended;) {
+    const auto line = monitor.next_line(std::chrono::seconds(5));
+    BOOST_REQUIRE_MESSAGE(line, "MONITOR showed no end marker within 5 s");
+    const auto parsed = services::parse_monitor_line(*line);
+    if (!parsed || parsed->args.empty()) continue;
+    std::string name = parsed->args[0];
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    if (name == "echo") ended = parsed->source == a_address;
+    if (name == "script" && parsed->args.size() > 1 && parsed->args[1] == "LOAD") {
+      ++loads[parsed->source];
+    }
+    if (name == "evalsha") ++calls[parsed->source];
+  }
+  // After the flush, the acquire script and the release script are loaded
+  // once each, by whichever connection first needs them; every later lock,
+  // on any connection of the process, only calls them.
+  BOOST_TEST(loads[a_address] == 2);
+  BOOST_TEST(loads[b_address] == 0);
+  BOOST_TEST(calls[a_address] >= 4);
+  BOOST_TEST(calls[b_address] == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
