@@ -270,6 +270,24 @@ BOOST_AUTO_TEST_CASE(release_never_deletes_a_lock_someone_else_holds_and_tokens_
   BOOST_TEST(a_client->redis.command({"GET", lock.key_prefix + "user-x"}).is_nil());
 }
 
+BOOST_AUTO_TEST_CASE(a_migrator_session_outlives_no_lease_and_plans_a_statement_once) {
+  test::MigrationFixture fixture(2);
+  auto lock = test::MigrationFixture::short_lock();
+  lock.ttl = 4321ms;
+  auto client = fixture.connect(lock);
+  // A transaction idle past the lease is ended by the server.
+  BOOST_TEST(client->pg.exec("SHOW idle_in_transaction_session_timeout").text(0, 0) == "4321ms");
+  // A prepared statement runs its generic plan from the first execution
+  // (the plan names $1, not the value): no session replans a lookup five
+  // times before settling.
+  client->pg.exec("PREPARE by_user(text) AS SELECT username FROM user_settings WHERE user_id = $1");
+  std::string plan;
+  const auto explained = client->pg.exec("EXPLAIN EXECUTE by_user('no-such-user')");
+  for (int row = 0; row < explained.rows(); ++row) plan += std::string(explained.text(row, 0));
+  BOOST_TEST(plan.find("$1") != std::string::npos, plan);
+  BOOST_TEST(plan.find("no-such-user") == std::string::npos, plan);
+}
+
 BOOST_AUTO_TEST_CASE(lock_scripts_load_once_a_process_and_again_after_the_server_forgets_them) {
   test::MigrationFixture fixture(2);
   auto a_client = fixture.connect();
