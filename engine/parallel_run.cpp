@@ -251,14 +251,17 @@ results::RunResult run_suite_in_lanes(
 
   std::map<int, results::TrialResult> done;
   bool assembled = false;
-  // The trials into the run, in index order, once none can still come.
+  // The trials into the run, in index order, once none can still come, and
+  // the run to the caller: once, as soon as every trial is in, or at the end.
   const auto assemble = [&] {
+    if (assembled) return;
     for (auto& [index, trial] : done) {
       run.verdict = std::max(run.verdict, trial.verdict);
       run.trials.push_back(std::move(trial));
     }
     run.duration_s = std::chrono::duration<double>(Clock::now() - started).count();
     assembled = true;
+    if (on_all_trials_in) on_all_trials_in(run);
   };
   const auto on_done = [&](results::TrialResult& trial) {
     trial.repro_command =
@@ -329,10 +332,7 @@ results::RunResult run_suite_in_lanes(
       }
       // Every trial is in: the lanes are stopping their services, which
       // the reports need nothing from.
-      if (!assembled && done.size() == queue.size()) {
-        assemble();
-        if (on_all_trials_in) on_all_trials_in(run);
-      }
+      if (done.size() == queue.size()) assemble();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     // Every lane ended, and none was left to take these.
@@ -346,10 +346,7 @@ results::RunResult run_suite_in_lanes(
     throw;
   }
   std::filesystem::remove_all(lanes_dir);
-  if (!assembled) {
-    assemble();
-    if (on_all_trials_in) on_all_trials_in(run);
-  }
+  assemble();
   return run;
 }
 
