@@ -278,7 +278,7 @@ BOOST_AUTO_TEST_CASE(a_restore_that_cannot_lock_gives_up_and_changes_nothing) {
   auto& services = test::shared_services();
   auto tpl = world::TemplateDatabase::create(services, world::generate({18, 30}));
   auto trial = tpl.clone();
-  const auto snapshot = world::DatabaseSnapshot::take(trial.url());
+  auto snapshot = world::DatabaseSnapshot::take(trial.url());
   BOOST_TEST(snapshot.table_count() >= 8u);
   pqxx::connection holder(trial.url().conninfo());
   pqxx::work locking(holder);
@@ -286,6 +286,67 @@ BOOST_AUTO_TEST_CASE(a_restore_that_cannot_lock_gives_up_and_changes_nothing) {
   BOOST_TEST(!snapshot.restore_into(trial.url(), 200));
   locking.abort();
   BOOST_TEST(snapshot.restore_into(trial.url(), 200));
+}
+
+BOOST_AUTO_TEST_CASE(every_kind_of_ddl_between_restores_is_seen_and_an_undone_one_forgiven) {
+  auto& services = test::shared_services();
+  auto tpl = world::TemplateDatabase::create(services, world::generate({19, 20}));
+  auto trial = tpl.clone();
+  auto snapshot = world::DatabaseSnapshot::take(trial.url());
+  pqxx::connection c(trial.url().conninfo());
+  const auto run = [&](const std::string& sql) { pqxx::nontransaction(c).exec(sql); };
+  // Trials without DDL: the catalogs' signature says so, no rendering.
+  run("DELETE FROM conversation_metadata");
+  BOOST_TEST(snapshot.restore_into(trial.url(), 2000));
+  BOOST_TEST(snapshot.restore_into(trial.url(), 2000));
+  BOOST_TEST(snapshot.full_schema_checks() == 0);
+  // One change of each catalog the schema check reads, and its undoing.
+  const std::vector<std::pair<std::string, std::string>> changes = {
+      {"CREATE SCHEMA scratch", "DROP SCHEMA scratch"},
+      {"ALTER TABLE user_settings ADD COLUMN org_hint text",
+       "ALTER TABLE user_settings DROP COLUMN org_hint"},
+      {"ALTER TABLE user_settings ALTER COLUMN username DROP NOT NULL",
+       "ALTER TABLE user_settings ALTER COLUMN username SET NOT NULL"},
+      {"ALTER TABLE user_settings ALTER COLUMN email SET DEFAULT 'x'",
+       "ALTER TABLE user_settings ALTER COLUMN email DROP DEFAULT"},
+      {"ALTER TABLE user_settings ADD CONSTRAINT short_name CHECK (length(username) < 999)",
+       "ALTER TABLE user_settings DROP CONSTRAINT short_name"},
+      {"CREATE INDEX by_email ON user_settings (email)", "DROP INDEX by_email"},
+      {"CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+       "DROP FUNCTION touch()"},
+      {"CREATE TYPE mood AS ENUM ('calm')", "DROP TYPE mood"},
+      {"CREATE VIEW named AS SELECT username FROM user_settings", "DROP VIEW named"},
+      {"CREATE EXTENSION pg_trgm", "DROP EXTENSION pg_trgm"},
+  };
+  int checks = 0;
+  for (const auto& [change, undo] : changes) {
+    run(change);
+    BOOST_TEST(!snapshot.restore_into(trial.url(), 2000), change);
+    BOOST_TEST(snapshot.full_schema_checks() == ++checks, change);
+    run(undo);
+    // The catalogs moved, but the schema is the snapshot's again.
+    BOOST_TEST(snapshot.restore_into(trial.url(), 2000), undo);
+    BOOST_TEST(snapshot.full_schema_checks() == ++checks, undo);
+  }
+  // Changes to objects that already exist write new row versions.
+  run("CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'");
+  run("CREATE TYPE mood AS ENUM ('calm')");
+  run("CREATE VIEW named AS SELECT username FROM user_settings");
+  snapshot = world::DatabaseSnapshot::take(trial.url());
+  const std::vector<std::string> alterations = {
+      "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN OLD; "
+      "END'",
+      "CREATE TRIGGER touched BEFORE UPDATE ON user_settings FOR EACH ROW EXECUTE FUNCTION "
+      "touch()",
+      "ALTER TYPE mood ADD VALUE 'stormy'",
+      "CREATE OR REPLACE VIEW named AS SELECT username, email FROM user_settings",
+  };
+  for (const auto& alteration : alterations) {
+    BOOST_TEST(snapshot.restore_into(trial.url(), 2000));  // the signature is current
+    run(alteration);
+    BOOST_TEST(!snapshot.restore_into(trial.url(), 2000), alteration);
+    snapshot = world::DatabaseSnapshot::take(trial.url());  // the changed schema, from here
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_external_path_applies_the_schema_itself) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,9 +31,15 @@ class DatabaseSnapshot {
   /// nothing, when the schema of `database` is no longer the snapshot's (a
   /// trial ran DDL) or its tables cannot be locked within `lock_timeout_ms`;
   /// the caller clones afresh then. Throws for a server that fails otherwise.
-  bool restore_into(const services::PgUrl& database, int lock_timeout_ms = 10000) const;
+  /// The schema check renders every definition (the fingerprint) only when
+  /// the catalogs changed since this snapshot last restored (or was taken
+  /// from) `database`, which a trial without DDL never does.
+  bool restore_into(const services::PgUrl& database, int lock_timeout_ms = 10000);
 
   const std::string& schema_fingerprint() const { return fingerprint_; }
+  /// How many restores had to render the schema, the catalogs having
+  /// changed since this snapshot last left the database.
+  int full_schema_checks() const { return full_schema_checks_; }
   std::size_t table_count() const { return tables_.size(); }
 
  private:
@@ -46,6 +53,10 @@ class DatabaseSnapshot {
     bool called = false;
   };
   std::string fingerprint_;
+  /// By database name: its catalogs' signature when it last held exactly
+  /// the snapshot's schema (taken from it, or restored by it).
+  std::map<std::string, std::string> signature_of_;
+  int full_schema_checks_ = 0;
   std::vector<Table> tables_;
   std::vector<Sequence> sequences_;
 };
