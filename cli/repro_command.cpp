@@ -76,6 +76,7 @@ int repro(const ReproOptions& options) {
   request.out_dir =
       options.out ? fs::path(*options.out) : dir / fmt::format("repro-trial-{}", *request.trial);
   request.services = options.services;
+  request.services.session_pool = recorded.session_pool;  // as the run reached its database
   fmt::print("replaying trial {} ({} seed {}) of {}\n", *request.trial,
              original->at("scenario").get<std::string>(), original->at("seed").dump(),
              dir.string());

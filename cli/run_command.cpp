@@ -126,6 +126,7 @@ std::vector<std::string> lane_arguments(const RunOptions& options,
   }
   if (options.services.pg_url) add("--pg-url", *options.services.pg_url);
   if (options.services.redis_url) add("--redis-url", *options.services.redis_url);
+  if (!options.services.session_pool) args.push_back("--no-session-pool");
   add("--seed", std::to_string(request.seed));
   add("--out", std::filesystem::absolute(request.out_dir).string());
   add("--jobs", "1");
@@ -270,6 +271,10 @@ void add_run_command(CLI::App& app, Action& action) {
                       "Use this PostgreSQL instead of starting one (or ORGQUAKE_PG_URL)");
   run_cmd->add_option("--redis-url", options->services.redis_url,
                       "Use this Redis instead of starting one (or ORGQUAKE_REDIS_URL)");
+  run_cmd->add_flag("!--no-session-pool", options->services.session_pool,
+                    "Clients connect to the embedded PostgreSQL themselves, a new session each, "
+                    "instead of through the pool of kept sessions (recorded in results.json; "
+                    "repro and shrink follow it)");
   run_cmd
       ->add_option("--jobs", options->jobs,
                    "Trials run at once, each in its own lane with its own services (default: the "

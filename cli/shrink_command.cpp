@@ -50,8 +50,9 @@ int run_shrink(const ShrinkOptions& options) {
   for (const auto& line : result.story) fmt::print("  {}\n", line);
   fmt::print("{} invalid in {} of {} replays of the shrunk trial\n", result.target.invariant,
              result.confirm_failures, result.confirm_runs);
-  fmt::print("spec    {}\nreport  {}\nreplay: orgquake run --spec {}\n", result.spec_path.string(),
-             files.report_html.string(), result.spec_path.string());
+  fmt::print("spec    {}\nreport  {}\nreplay: orgquake run --spec {}{}\n",
+             result.spec_path.string(), files.report_html.string(), result.spec_path.string(),
+             result.target.session_pool ? "" : " --no-session-pool");
   if (result.confirm_failures == 0 && result.confirm_runs > 0) {
     fmt::print(
         "the shrunk trial did not fail in any confirming replay: the failure is flaky at this "

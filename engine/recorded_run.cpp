@@ -31,6 +31,7 @@ RecordedRun recorded_run_of(nlohmann::json results, const std::filesystem::path&
         run.results.contains("migrator_declaration")
             ? MigratorDeclaration::from_json(run.results.at("migrator_declaration"))
             : MigratorCatalog::with_built_ins().find(run.results.at("migrator").get<std::string>());
+    run.session_pool = run.results.value("session_pool", true);
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(
         fmt::format("{}: results.json lacks what a {} needs: {}", dir.string(), purpose, e.what()));

@@ -23,6 +23,8 @@ struct RecordedRun {
   /// The recorded declaration starts the same command; a run from before
   /// declarations were recorded named a built-in migrator.
   MigratorDeclaration migrator;
+  /// Whether its clients went through the session pool (RunResult::session_pool).
+  bool session_pool = true;
 };
 
 /// Reads `dir`/results.json as JSON. Throws UsageError, one line naming the

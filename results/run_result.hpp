@@ -80,6 +80,10 @@ struct RunResult {
   std::string git_sha;     ///< "unknown" outside a git checkout
   std::string started_at;  ///< ISO 8601, UTC
   std::string out_dir;
+  /// Whether clients reached PostgreSQL through the harness's session pool
+  /// (`run --no-session-pool`, or an external server: each client its own
+  /// connection); repro and shrink do as the run did.
+  bool session_pool = true;
   /// The suite as it ran (SuiteSpec::to_json), so that repro can rebuild it.
   nlohmann::json spec = nlohmann::json::object();
   std::vector<TrialResult> trials;

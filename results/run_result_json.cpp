@@ -96,6 +96,7 @@ nlohmann::json run_to_json(const RunResult& run) {
                         {"duration_s", run.duration_s},
                         {"git_sha", run.git_sha},
                         {"started_at", run.started_at},
+                        {"session_pool", run.session_pool},
                         {"spec", run.spec},
                         {"trials", std::move(trials)}};
   if (run.shard) out["shard"] = {{"index", run.shard->index}, {"count", run.shard->count}};
@@ -116,6 +117,7 @@ RunResult run_from_json(const nlohmann::json& json) {
   run.git_sha = json.value("git_sha", std::string("unknown"));
   run.started_at = json.value("started_at", std::string());
   run.spec = json.value("spec", nlohmann::json::object());
+  run.session_pool = json.value("session_pool", true);  // the default before it was recorded
   if (const auto shard = json.find("shard"); shard != json.end()) {
     run.shard = Shard{shard->at("index").get<int>(), shard->at("count").get<int>()};
   }

@@ -49,6 +49,11 @@ RunResult merge_shards(std::vector<ShardRun> shards) {
                  "another");
     require_same(first, shard, "the fixture size", run.users == first.run.users,
                  std::to_string(first.run.users), std::to_string(run.users));
+    const auto pooling = [](const RunResult& r) {
+      return r.session_pool ? "the session pool" : "sessions of their own";
+    };
+    require_same(first, shard, "how clients reached PostgreSQL",
+                 run.session_pool == first.run.session_pool, pooling(first.run), pooling(run));
     const auto [where, inserted] = by_number.emplace(run.shard->index, &shard);
     if (!inserted) {
       throw UsageError(fmt::format("{}: shard {}/{} is given twice (also {})", shard.source,

@@ -70,6 +70,10 @@ void Services::check(const ServicesOptions& options) {
   }
 }
 
+bool Services::pools_sessions(const ServicesOptions& options) {
+  return options.session_pool && !from_flag_or_env(options.pg_url, "ORGQUAKE_PG_URL");
+}
+
 std::unique_ptr<Services> Services::start(const ServicesOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   std::unique_ptr<Services> services(new Services());

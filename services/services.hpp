@@ -23,6 +23,10 @@ struct ServicesOptions {
   /// Ports for embedded servers; none: free ports of the kernel's choice.
   std::optional<std::uint16_t> pg_port;
   std::optional<std::uint16_t> redis_port;
+  /// Clients reach an embedded PostgreSQL through the harness's pool of kept
+  /// sessions (services/session_pool.hpp); false: each client connects to
+  /// the server itself, as it does to an external one.
+  bool session_pool = true;
 };
 
 /// The PostgreSQL and Redis a run uses, embedded or external, behind the
@@ -38,6 +42,9 @@ class Services {
   /// may use, the embedded servers' programs exist. A parent of runs that
   /// each start their own (the lanes of --jobs) fails once, in one line.
   static void check(const ServicesOptions& options);
+  /// Whether a run with these options relays its clients through the
+  /// session pool: asked for, and the PostgreSQL is the embedded one.
+  static bool pools_sessions(const ServicesOptions& options);
   ~Services();
 
   /// A database orgquake may write to and create trial databases from.

@@ -78,6 +78,7 @@ ShrinkTarget load_target(const fs::path& run_dir, std::optional<int> trial,
   target.spec = recorded.spec;
   target.run_seed = recorded.seed;
   target.migrator = recorded.migrator;
+  target.session_pool = recorded.session_pool;
   // The trial's entry: the suite runs `trials` trials of each entry in order.
   const auto position = static_cast<std::size_t>(target.trial_index / target.spec.trials);
   if (position >= target.spec.scenarios.size() ||

@@ -23,6 +23,7 @@ struct ShrinkTarget {
   engine::SuiteSpec spec;  ///< the suite as it ran
   std::uint64_t run_seed = 0;
   engine::MigratorDeclaration migrator;
+  bool session_pool = true;  ///< whether the run's clients went through the session pool
   int trial_index = 0;
   std::string scenario;
   std::uint64_t trial_seed = 0;

@@ -39,14 +39,20 @@ int runs_for(int failures, int runs) {
   return std::clamp(k, 1, 5);
 }
 
+// The shrinker's services, with the session pool used or not as in the run.
+services::ServicesOptions as_the_run_did(services::ServicesOptions options, bool session_pool) {
+  options.session_pool = session_pool;
+  return options;
+}
+
 class Shrinker {
  public:
   Shrinker(const ShrinkRequest& request, ShrinkTarget target)
       : request_(request),
         target_(std::move(target)),
         started_(Clock::now()),
-        session_({target_.run_seed, target_.spec.users, target_.migrator, request.services,
-                  request.out_dir}),
+        session_({target_.run_seed, target_.spec.users, target_.migrator,
+                  as_the_run_did(request.services, target_.session_pool), request.out_dir}),
         terminal_(request.progress && ::isatty(STDOUT_FILENO) == 1) {}
 
   ShrinkResult run() {
@@ -369,13 +375,16 @@ class Shrinker {
     result.confirm_run.git_sha = engine::git_sha();
     result.confirm_run.out_dir = request_.out_dir.string();
     result.confirm_run.spec = spec.to_json();
+    result.confirm_run.session_pool =
+        services::Services::pools_sessions(as_the_run_did(request_.services, target_.session_pool));
     const auto confirm_started = Clock::now();
     result.confirm_runs = request_.confirm_runs;
     std::optional<results::TrialResult> failing;
     for (int i = 0; i < request_.confirm_runs; ++i) {
       throw_if_interrupted();
       auto trial = session_.run_trial(spec, spec.scenarios.front(), i, target_.trial_seed);
-      trial.repro_command = fmt::format("orgquake run --spec {}", result.spec_path.string());
+      trial.repro_command = fmt::format("orgquake run --spec {}{}", result.spec_path.string(),
+                                        target_.session_pool ? "" : " --no-session-pool");
       if (breaks(trial, target_.invariant)) {
         ++result.confirm_failures;
         if (!failing) failing = trial;
@@ -415,7 +424,8 @@ class Shrinker {
                     target_.scenario, target_.trial_seed),
         fmt::format("It breaks {}: {} (was {}).", target_.invariant, result.after.text(),
                     result.before.text()),
-        "Replay it with: orgquake run --spec THIS_FILE",
+        fmt::format("Replay it with: orgquake run --spec THIS_FILE{}",
+                    target_.session_pool ? "" : " --no-session-pool"),
         result.interleaving_finding,
         "",
         "The story, as the shrink's last failing replay told it:"};

@@ -495,6 +495,33 @@ BOOST_AUTO_TEST_CASE(a_scenario_outside_smoke_runs_from_the_suite_that_lists_it)
   BOOST_REQUIRE(results.at("trials").size() == 1u);
   BOOST_TEST(results.at("trials").at(0).at("scenario") == "crash_at_every_failpoint");
   BOOST_TEST(results.at("trials").at(0).at("stats").at("crashes").get<int>() > 0);
+  BOOST_TEST(results.at("session_pool") == true);  // the embedded server's default
+  BOOST_TEST(runtime.leftovers() == 0u);
+}
+
+// Without the session pool each client opens its own session, as against an
+// external server: the race still catches the naive migrator, the run says
+// how it reached its database, and a replay reaches it the same way.
+BOOST_AUTO_TEST_CASE(without_the_session_pool_the_race_is_caught_and_repro_does_as_the_run_did) {
+  PrivateRuntime runtime;
+  test::TemporaryDirectory out;
+  const auto result = test::run_orgquake(
+      {"run", "--suite", "smoke", "--seed", "7", "--migrator", "seed_naive", "--scenario",
+       "concurrent_duplicate_lookups", "--no-session-pool", "--out", out.path()},
+      runtime.environment());
+  BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+  BOOST_TEST(result.exit_code == 1);
+  const auto results = read_json(fs::path(out.path()) / "results.json");
+  BOOST_TEST(results.at("session_pool") == false);
+  BOOST_TEST(results.at("verdict") == "invalid");
+
+  const auto replay =
+      test::run_orgquake({"repro", out.path(), "--trial", "0"}, runtime.environment());
+  BOOST_TEST_INFO("repro stdout: " << replay.out << "\nstderr: " << replay.err);
+  BOOST_TEST(replay.exit_code == 1);
+  const auto replayed = read_json(fs::path(out.path()) / "repro-trial-0" / "results.json");
+  BOOST_TEST(replayed.at("session_pool") == false);
+  BOOST_TEST(replayed.at("verdict") == "invalid");
   BOOST_TEST(runtime.leftovers() == 0u);
 }
 
