@@ -109,9 +109,13 @@ class HttpFaults : public engine::ScenarioOf<HttpFaultsSettings> {
       }
     }
     trial.note_choice({{"kind", "lookups"}, {"users", users}, {"faulted_users", faulted}});
-    // In force before the first request.
+    // The fleet connects first (its sessions touch no API), so that the
+    // run, which begins with the first fault, goes on at once: the faults
+    // are in force before the first request all the same.
+    const auto workers = trial.start_workers(std::move(fleet));
     for (auto* fault : planned) trial.inject(*fault);
-    wait_for(trial, start_fleet(trial, std::move(fleet)));
+    trial.go(workers);
+    wait_for(trial, workers);
     // Healed here, not in the heal phase, to count what they met.
     for (auto* fault : planned) trial.heal(*fault);
     if (!any_fault_counted(trial.history(), "http_fault_healed", "fired")) {
