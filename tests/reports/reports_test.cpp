@@ -24,6 +24,8 @@
 #include "reports/results_json.hpp"
 #include "reports/run_reports.hpp"
 #include "results/known_bugs.hpp"
+#include "results/run_result_json.hpp"
+#include "results/shard_merge.hpp"
 
 using namespace orgquake;
 using history::EventType;
@@ -492,6 +494,30 @@ BOOST_AUTO_TEST_CASE(findings_name_the_known_classes_whose_signature_they_meet) 
   for (auto& trial : run.trials)
     for (auto& invariant : trial.invariants) invariant.verdict.validity = Validity::unknown;
   BOOST_TEST(results::match_known_bugs(run, catalog).empty());
+}
+
+BOOST_AUTO_TEST_CASE(how_clients_reached_postgres_is_kept_and_shards_must_agree_on_it) {
+  auto run = sample_run();
+  BOOST_TEST(json::parse(reports::dump_report_json(reports::results_json(run)))["session_pool"] ==
+             true);
+  run.session_pool = false;
+  const json results = json::parse(reports::dump_report_json(reports::results_json(run)));
+  BOOST_TEST(results["session_pool"] == false);
+  BOOST_TEST(!results::run_from_json(results).session_pool);
+
+  auto first = sample_run();
+  first.trials.clear();
+  first.shard = results::Shard{1, 2};
+  auto second = first;
+  second.shard = results::Shard{2, 2};
+  second.session_pool = false;
+  BOOST_CHECK_EXCEPTION(results::merge_shards({{"shard-1", first}, {"shard-2", second}}),
+                        UsageError, [](const UsageError& e) {
+                          return std::string(e.what()).find("how clients reached PostgreSQL") !=
+                                 std::string::npos;
+                        });
+  first.session_pool = false;
+  BOOST_TEST(!results::merge_shards({{"shard-1", first}, {"shard-2", second}}).session_pool);
 }
 
 BOOST_AUTO_TEST_CASE(the_largest_seed_is_written_as_its_exact_digits) {
