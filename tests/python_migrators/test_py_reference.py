@@ -220,6 +220,14 @@ class LookupTest(Case):
                     self.assertEqual(len(seen), expected, seen)
                 self.assertTrue(all(autocommit for _, autocommit in seen))  # no BEGIN sent
 
+    def test_sessions_end_a_transaction_past_the_lease_and_plan_a_lookup_once(self):
+        state = self.state()
+        with state.engine.connect() as conn:
+            self.assertEqual(conn.exec_driver_sql("SHOW plan_cache_mode").scalar(),
+                             "force_generic_plan")
+            self.assertNotEqual(
+                conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar(), "0")
+
     def test_a_killed_backend_fails_one_lookup_and_the_next_reconnects(self):
         state = self.state()
         u = self.users[0]

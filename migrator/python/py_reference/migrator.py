@@ -112,7 +112,11 @@ class ClientState:
                 # stalled mid-transaction would keep its row locks and block the
                 # next holder in PostgreSQL long after Redis let it in. The server
                 # ends such a session; the stalled holder's commit then fails.
-                "options": f"-c idle_in_transaction_session_timeout={plan.lock.ttl_ms}",
+                # A prepared lookup runs its generic plan from the first execution:
+                # otherwise a session plans it afresh five times, in every trial
+                # (sessions are reset between trials), all at once in a storm.
+                "options": (f"-c idle_in_transaction_session_timeout={plan.lock.ttl_ms}"
+                            " -c plan_cache_mode=force_generic_plan"),
             },
         )
         prepared.install(self.engine)
