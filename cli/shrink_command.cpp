@@ -52,7 +52,7 @@ int run_shrink(const ShrinkOptions& options) {
              result.confirm_failures, result.confirm_runs);
   fmt::print("spec    {}\nreport  {}\nreplay: orgquake run --spec {}{}\n",
              result.spec_path.string(), files.report_html.string(), result.spec_path.string(),
-             result.target.session_pool ? "" : " --no-session-pool");
+             shrink::replay_flags(result.target));
   if (result.confirm_failures == 0 && result.confirm_runs > 0) {
     fmt::print(
         "the shrunk trial did not fail in any confirming replay: the failure is flaky at this "

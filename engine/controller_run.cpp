@@ -335,7 +335,7 @@ RunSession::RunSession(const Setup& setup) : state_(std::make_unique<State>()) {
       world::TemplateDatabase::create(*state_->services, state_->world));
   // Only now: input that is wrong (a URL, a foreign database) leaves nothing.
   std::filesystem::create_directories(setup.out_dir / "logs");
-  if (state_->services->embedded_postgres() != nullptr && setup.services.session_pool) {
+  if (services::Services::pools_sessions(setup.services)) {
     state_->session_pool = std::make_unique<services::SessionPool>(state_->services->admin_url());
   }
   state_->spares = std::make_unique<WorkerSpares>(

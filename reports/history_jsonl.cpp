@@ -1,6 +1,7 @@
 #include "reports/history_jsonl.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,17 @@ void append_field(std::string& out, std::string_view key, bool& first) {
   out += "\":";
 }
 
+void append_text_field(std::string& out, std::string_view key, std::string_view value,
+                       bool& first) {
+  append_field(out, key, first);
+  append_string(out, value);
+}
+
+void append_number_field(std::string& out, std::string_view key, std::int64_t value, bool& first) {
+  append_field(out, key, first);
+  out += std::to_string(value);
+}
+
 }  // namespace
 
 std::string history_jsonl_line(const history::Event& event, int trial,
@@ -59,40 +71,20 @@ std::string history_jsonl_line(const history::Event& event, int trial,
   std::string out;
   out.reserve(256);
   bool first = true;
-  if (event.client >= 0) {
-    append_field(out, "client", first);
-    out += std::to_string(event.client);
-  }
-  if (!event.kind.empty()) {
-    append_field(out, "kind", first);
-    append_string(out, event.kind);
-  }
-  if (event.op >= 0) {
-    append_field(out, "op", first);
-    out += std::to_string(event.op);
-  }
-  if (!event.phase.empty()) {
-    append_field(out, "phase", first);
-    append_string(out, event.phase);
-  }
-  append_field(out, "scenario", first);
-  append_string(out, scenario);
-  append_field(out, "time_ns", first);
-  out += std::to_string(event.time_ns);
-  append_field(out, "trial", first);
-  out += std::to_string(trial);
-  append_field(out, "type", first);
-  append_string(out, history::name_of(event.type));
-  if (!event.user.empty()) {
-    append_field(out, "user", first);
-    append_string(out, event.user);
-  }
+  if (event.client >= 0) append_number_field(out, "client", event.client, first);
+  if (!event.kind.empty()) append_text_field(out, "kind", event.kind, first);
+  if (event.op >= 0) append_number_field(out, "op", event.op, first);
+  if (!event.phase.empty()) append_text_field(out, "phase", event.phase, first);
+  append_text_field(out, "scenario", scenario, first);
+  append_number_field(out, "time_ns", event.time_ns, first);
+  append_number_field(out, "trial", trial, first);
+  append_text_field(out, "type", history::name_of(event.type), first);
+  if (!event.user.empty()) append_text_field(out, "user", event.user, first);
   if (!event.value.empty()) {
     append_field(out, "value", first);
     out += dump_report_json(event.value);
   }
-  append_field(out, "worker", first);
-  out += std::to_string(event.worker);
+  append_number_field(out, "worker", event.worker, first);
   out += '}';
   return out;
 }

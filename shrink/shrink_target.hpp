@@ -34,6 +34,12 @@ struct ShrinkTarget {
   std::string original_verdict;
 };
 
+/// What `orgquake run --spec SHRUNK` needs after the spec to replay the shrunk
+/// trial as the run reached its database: "" or " --no-session-pool".
+inline const char* replay_flags(const ShrinkTarget& target) {
+  return target.session_pool ? "" : " --no-session-pool";
+}
+
 /// Reads `run_dir`/results.json and picks trial `trial` (default: the first
 /// whose verdict is invalid). `invariant`: the one to keep invalid (default:
 /// the trial's first invalid one). Throws UsageError for a directory without

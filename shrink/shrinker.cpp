@@ -383,8 +383,8 @@ class Shrinker {
     for (int i = 0; i < request_.confirm_runs; ++i) {
       throw_if_interrupted();
       auto trial = session_.run_trial(spec, spec.scenarios.front(), i, target_.trial_seed);
-      trial.repro_command = fmt::format("orgquake run --spec {}{}", result.spec_path.string(),
-                                        target_.session_pool ? "" : " --no-session-pool");
+      trial.repro_command =
+          fmt::format("orgquake run --spec {}{}", result.spec_path.string(), replay_flags(target_));
       if (breaks(trial, target_.invariant)) {
         ++result.confirm_failures;
         if (!failing) failing = trial;
@@ -424,8 +424,7 @@ class Shrinker {
                     target_.scenario, target_.trial_seed),
         fmt::format("It breaks {}: {} (was {}).", target_.invariant, result.after.text(),
                     result.before.text()),
-        fmt::format("Replay it with: orgquake run --spec THIS_FILE{}",
-                    target_.session_pool ? "" : " --no-session-pool"),
+        fmt::format("Replay it with: orgquake run --spec THIS_FILE{}", replay_flags(target_)),
         result.interleaving_finding,
         "",
         "The story, as the shrink's last failing replay told it:"};
